@@ -1,0 +1,60 @@
+/* vmm/boot/boot.h - loading a Linux x86-64 kernel (or the tiny guest) into
+ * guest memory and describing how to enter it.
+ *
+ * Formats: bzImage (boot protocol >= 2.06, 64-bit entry at startup_64 = load
+ * address + 0x200), ELF64 vmlinux (64-bit entry e_entry) and ELF with a PVH
+ * note (XEN_ELFNOTE_PHYS32_ENTRY, 32-bit protected-mode entry, %ebx =
+ * hvm_start_info).  The loader also writes the command line, the zero page
+ * with its e820 map (or hvm_start_info + memmap for PVH), ACPI tables
+ * (RSDP/XSDT/FADT/DSDT/MADT) and an MP table naming every vCPU, the boot GDT
+ * and the identity page tables: everything at the addresses of vmm/platform.h.
+ */
+#ifndef VMM_BOOT_BOOT_H
+#define VMM_BOOT_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "vmm/mem.h"
+
+enum boot_mode {
+	BOOT_MODE_LINUX64 = 1, /* long mode, paging on, %rsi = zero page */
+	BOOT_MODE_PVH32,       /* 32-bit protected mode, paging off, %ebx = hvm_start_info */
+};
+
+struct boot_opts {
+	const char *kernel_path;  /* required */
+	const char *initrd_path;  /* NULL: no initrd */
+	const char *cmdline;      /* NULL: "" */
+	unsigned int nr_vcpus;    /* 1..32 */
+	bool prefer_pvh;          /* ELF with both entries: take PVH (default: 64-bit) */
+};
+
+struct boot_info {
+	enum boot_mode mode;
+	uint64_t entry;          /* guest physical address of the entry point */
+	uint64_t params_gpa;     /* zero page (LINUX64) or hvm_start_info (PVH32) */
+	uint64_t kernel_start;   /* guest physical range the kernel image occupies */
+	uint64_t kernel_end;
+	uint64_t initrd_gpa;     /* 0 when no initrd */
+	uint64_t initrd_size;
+	char format[16];         /* "bzImage", "elf64", "elf-pvh": for logs and status */
+};
+
+/* Read the files named in `o` and lay out everything in `gm` (which must be
+ * zeroed, as a fresh mem_init() mapping is).  On failure returns -errno and
+ * writes a one-line human reason into err (e.g. "kernel: not a bzImage or
+ * ELF64 file", "initrd: 300 MiB does not fit below 0x37ffffff"); nothing
+ * outside gm is changed. */
+int boot_load(struct guest_mem *gm, const struct boot_opts *o,
+	      struct boot_info *out, char *err, size_t errlen);
+
+/* Registers the boot vCPU (APIC id 0) starts with for `bi`.  Pure function.
+ * Application processors are started by the guest itself (INIT/SIPI through
+ * the in-kernel LAPIC) and need nothing from here. */
+void boot_bsp_regs(const struct boot_info *bi, struct kvm_regs *regs,
+		   struct kvm_sregs *sregs);
+
+#endif
