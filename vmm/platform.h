@@ -8,7 +8,7 @@
 
 /* ---- Guest physical layout of boot structures (all below 1 MiB) ---- */
 #define PLAT_GDT_ADDR        0x500ULL     /* boot GDT: null, code64 (0x8), data (0x10), code32 (0x18), tss (0x20) */
-#define PLAT_IDT_ADDR        0x520ULL     /* empty IDT (limit 0) */
+#define PLAT_IDT_ADDR        0x530ULL     /* empty IDT (limit 0); after the 16-byte TSS descriptor */
 #define PLAT_PVH_INFO_ADDR   0x6000ULL    /* struct hvm_start_info for PVH entry */
 #define PLAT_PVH_MEMMAP_ADDR 0x6100ULL    /* hvm_memmap_table_entry[] for PVH */
 #define PLAT_ZERO_PAGE_ADDR  0x7000ULL    /* struct boot_params ("zero page") */

@@ -24,12 +24,28 @@ enum boot_mode {
 	BOOT_MODE_PVH32,       /* 32-bit protected mode, paging off, %ebx = hvm_start_info */
 };
 
+#define BOOT_MAX_VCPUS      32
+#define BOOT_MAX_VIRTIO_MMIO 32
+
+/* A virtio-mmio device the guest must discover through ACPI: Debian's
+ * kernel has no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, and with a hardware-
+ * reduced FADT there is no legacy PIC, so device IRQs are only routed when
+ * a DSDT device (_HID "LNRO0005", Memory32Fixed + Interrupt) names them. */
+struct boot_virtio_mmio {
+	uint64_t addr;            /* MMIO base, below 4 GiB (typically in the hole) */
+	uint64_t size;            /* bytes, e.g. 0x200 */
+	uint32_t gsi;             /* IOAPIC pin (0..23), edge-triggered, active high */
+};
+
 struct boot_opts {
 	const char *kernel_path;  /* required */
 	const char *initrd_path;  /* NULL: no initrd */
 	const char *cmdline;      /* NULL: "" */
 	unsigned int nr_vcpus;    /* 1..32 */
 	bool prefer_pvh;          /* ELF with both entries: take PVH (default: 64-bit) */
+	/* Optional: devices described in the DSDT (NULL/0: none). */
+	const struct boot_virtio_mmio *virtio_mmio;
+	unsigned int nr_virtio_mmio; /* 0..BOOT_MAX_VIRTIO_MMIO */
 };
 
 struct boot_info {
@@ -41,6 +57,8 @@ struct boot_info {
 	uint64_t initrd_gpa;     /* 0 when no initrd */
 	uint64_t initrd_size;
 	char format[16];         /* "bzImage", "elf64", "elf-pvh": for logs and status */
+	uint64_t rsdp_gpa;       /* ACPI RSDP (PLAT_ACPI_ADDR) */
+	uint64_t cmdline_gpa;    /* PLAT_CMDLINE_ADDR */
 };
 
 /* Read the files named in `o` and lay out everything in `gm` (which must be

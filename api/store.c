@@ -1,0 +1,198 @@
+/* api/store.c - SQLite state with versioned migrations (see store.h). */
+#include "api/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/* Append only: migration N (1-based) brings user_version from N-1 to N. */
+static const char *const migrations[] = {
+	/* 1: account metadata and IAM. */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE iam_users ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  path TEXT NOT NULL DEFAULT '/', created INTEGER NOT NULL);"
+	"CREATE TABLE iam_access_keys ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT REFERENCES iam_users(id),"   /* NULL: the root user */
+	"  secret BLOB NOT NULL,"                     /* seal.h blob, aad = id */
+	"  status TEXT NOT NULL CHECK (status IN ('Active','Inactive')),"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX iam_access_keys_user ON iam_access_keys(user_id);"
+	"CREATE TABLE iam_groups ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  path TEXT NOT NULL DEFAULT '/', created INTEGER NOT NULL);"
+	"CREATE TABLE iam_group_members ("
+	"  group_id TEXT NOT NULL REFERENCES iam_groups(id),"
+	"  user_id TEXT NOT NULL REFERENCES iam_users(id),"
+	"  PRIMARY KEY (group_id, user_id));"
+	"CREATE TABLE iam_inline_policies ("
+	"  owner_kind TEXT NOT NULL CHECK (owner_kind IN ('user','group')),"
+	"  owner_id TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,"
+	"  PRIMARY KEY (owner_kind, owner_id, name));"
+	"CREATE TABLE iam_attached_policies ("
+	"  owner_kind TEXT NOT NULL CHECK (owner_kind IN ('user','group')),"
+	"  owner_id TEXT NOT NULL, policy_arn TEXT NOT NULL,"
+	"  PRIMARY KEY (owner_kind, owner_id, policy_arn));",
+};
+
+int store_latest_version(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+static int exec_sql(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("sqlite: %s", msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+sqlite3_stmt *store_prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		log_err("sqlite prepare: %s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	return s;
+}
+
+int store_schema_version(struct store *st)
+{
+	sqlite3_stmt *s = store_prepare(st, "PRAGMA user_version");
+	int v = -1;
+
+	if (s && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int migrate(struct store *st)
+{
+	int v = store_schema_version(st), latest = store_latest_version();
+	char sql[64];
+
+	if (v < 0)
+		return -EIO;
+	if (v > latest) {
+		log_err("state.db has schema version %d, this haneuld knows only %d", v, latest);
+		return -EPROTO;
+	}
+	for (; v < latest; v++) {
+		if (exec_sql(st, "BEGIN IMMEDIATE"))
+			return -EIO;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (exec_sql(st, migrations[v]) || exec_sql(st, sql) || exec_sql(st, "COMMIT")) {
+			exec_sql(st, "ROLLBACK");
+			return -EIO;
+		}
+		log_info("state.db migrated to schema version %d", v + 1);
+	}
+	return 0;
+}
+
+int store_open(struct store *st, const char *path)
+{
+	int err;
+
+	st->db = NULL;
+	if (pthread_mutex_init(&st->lock, NULL))
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		log_err("sqlite open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		err = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	/* WAL + FULL: a COMMIT that returned is durable even across power loss. */
+	err = exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+	if (err)
+		goto fail;
+	err = migrate(st);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_close(st->db);
+	st->db = NULL;
+	pthread_mutex_destroy(&st->lock);
+	return err;
+}
+
+void store_close(struct store *st)
+{
+	if (!st->db)
+		return;
+	sqlite3_close(st->db);
+	st->db = NULL;
+	pthread_mutex_destroy(&st->lock);
+}
+
+int store_tx_begin(struct store *st, bool write)
+{
+	pthread_mutex_lock(&st->lock);
+	if (exec_sql(st, write ? "BEGIN IMMEDIATE" : "BEGIN")) {
+		pthread_mutex_unlock(&st->lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_tx_end(struct store *st, bool ok)
+{
+	int err = 0;
+
+	if (ok) {
+		err = exec_sql(st, "COMMIT");
+		if (err)
+			exec_sql(st, "ROLLBACK");
+	} else {
+		exec_sql(st, "ROLLBACK");
+	}
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_meta_get(struct store *st, const char *key, char *buf, size_t n)
+{
+	sqlite3_stmt *s = store_prepare(st, "SELECT value FROM meta WHERE key = ?");
+	int rc, err = -ENOENT;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
+		err = 0;
+	} else if (rc != SQLITE_DONE) {
+		err = -EIO;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store_meta_set(struct store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *s = store_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+	int err;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	err = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(s);
+	return err;
+}

@@ -1,0 +1,48 @@
+/* api/store.h - haneuld's state in SQLite.
+ *
+ * One database file (DATA_DIR/state.db) in WAL mode with synchronous=FULL, so
+ * a change is on disk when its COMMIT returns: haneuld answers a request only
+ * after that, hence a kill -9 loses no acknowledged change.  One connection
+ * shared by the HTTP worker threads, serialised by a mutex: every access runs
+ * inside store_tx_begin()/store_tx_end(), one transaction per state change.
+ *
+ * The schema is versioned with PRAGMA user_version; store_open() applies the
+ * missing migrations from the table in store.c, each in its own transaction.
+ * A service that needs tables appends a migration there (never edits one). */
+#ifndef API_STORE_H
+#define API_STORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+};
+
+/* 0 or -errno (-EIO for SQLite errors, logged). */
+int store_open(struct store *st, const char *path);
+void store_close(struct store *st);
+/* Schema version after migrations. */
+int store_schema_version(struct store *st);
+/* The number of migrations this build knows. */
+int store_latest_version(void);
+
+/* Locks the store and opens a transaction (BEGIN IMMEDIATE when write).
+ * 0 or -EIO (then the lock is not held). */
+int store_tx_begin(struct store *st, bool write);
+/* Commits when ok (rolls back otherwise) and unlocks.  0, or -EIO if the
+ * commit failed (the change is then not acknowledged). */
+int store_tx_end(struct store *st, bool ok);
+
+/* Inside a transaction: meta key/value.  0, -ENOENT or -EIO. */
+int store_meta_get(struct store *st, const char *key, char *buf, size_t n);
+int store_meta_set(struct store *st, const char *key, const char *value);
+
+/* Prepares sql (logged on failure); NULL on error. */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql);
+
+#endif

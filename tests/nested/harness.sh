@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# tests/nested/harness.sh - run a command inside an outer VM that has a real
+# /dev/kvm (QEMU's TCG emulator with nested SVM, kvm-amd loaded), see
+# /work/shared/KVM-HERE.md and docs/testing-nested.md.
+#
+#   tests/nested/harness.sh [--mem 3G] [--smp 2] [--timeout S]
+#                           [--file SRC:DST]... [--no-vmm] -- COMMAND
+#
+# COMMAND is a busybox sh command line run as root in /haneul inside the outer
+# VM.  There it finds:
+#   /haneul/bin/haneul-vmm          $O/haneul-vmm (+ the libraries ldd lists)
+#   /haneul/images/linux/           vmlinuz vmlinux initrd.img (inner guest)
+#   /haneul/images/tiny/tiny.elf    when built
+#   /usr/bin/qemu-system-x86_64     the host's QEMU, its libraries and the
+#                                   firmware microvm needs (the bench peer)
+#   /dev/kvm                        kvm-amd
+#   $HANEUL_VMM $LINUX_DIR          the paths above, exported
+# and every --file SRC:DST (DST relative to /haneul, or absolute; dynamic
+# executables bring their libraries).
+#
+# COMMAND's stdout+stderr come back on stdout; the harness exits with
+# COMMAND's exit status.  Its own failures: 125 (setup, outer VM died without
+# reporting a status), 124 (timeout).  The whole outer console is kept in
+# $O/nested/console.log.  HANEUL_HARNESS_VERBOSE=1 streams the outer console
+# to stderr while it runs and boots the outer kernel without `quiet`.
+#
+# The outer initramfs is two concatenated cpio archives: a cached base (busybox,
+# kvm modules, QEMU + libs + firmware, the inner guest images), rebuilt only
+# when one of its inputs changes, and a small per-run part (haneul-vmm, the
+# --file files, the command).  Both uncompressed: unpacking gzip under TCG
+# costs more than loading a larger initrd.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+O=${O:-build}
+case "$O" in /*) ;; *) O=$root/$O ;; esac
+linux=$O/images/linux
+state=$O/nested
+qemu=${QEMU:-qemu-system-x86_64}
+
+mem=3G smp=2 tmo=300 with_vmm=1
+files=()
+die() { echo "harness: $*" >&2; exit 125; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--mem) mem=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--timeout) tmo=$2; shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
+	--no-vmm) with_vmm=0; shift ;;
+	--) shift; break ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	*) die "unknown option '$1' (see --help)" ;;
+	esac
+done
+[ $# -gt 0 ] || die "no COMMAND (usage: harness.sh [opts] -- COMMAND)"
+cmd="$*"
+
+need() { command -v "$1" >/dev/null 2>&1 || die "missing tool '$1' (apt-get install -y $2)"; }
+need "$qemu" qemu-system-x86
+need cpio cpio
+need ldd libc-bin
+need timeout coreutils
+for f in vmlinux initrd.img busybox kvm/kvm.ko kvm/kvm-amd.ko kvm/irqbypass.ko; do
+	[ -f "$linux/$f" ] || die "$linux/$f missing: run 'make linux-image' first"
+done
+if [ "$with_vmm" = 1 ] && [ ! -x "$O/haneul-vmm" ]; then
+	die "$O/haneul-vmm missing: run 'make' first (or pass --no-vmm)"
+fi
+qemu=$(command -v "$qemu")
+mkdir -p "$state"
+
+# stage_elf ROOT FILE DST: copy FILE to ROOT/DST and every library ldd lists
+# (plus the dynamic loader) to the same path under ROOT.
+stage_elf() {
+	local r=$1 src=$2 dst=$3 lib
+	mkdir -p "$r/$(dirname "$dst")"
+	cp -L "$src" "$r/$dst"
+	if head -c 4 "$src" | grep -q 'ELF' && ldd "$src" >/dev/null 2>&1; then
+		for lib in $(ldd "$src" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+			[ -e "$r/$lib" ] && continue
+			mkdir -p "$r/$(dirname "$lib")"
+			cp -L "$lib" "$r/$lib"
+		done
+	fi
+}
+
+mkcpio() { # DIR OUT: uncompressed newc archive of DIR
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2"
+}
+
+# ---- cached base part ----
+base_inputs=("$0" "$linux/vmlinux" "$linux/vmlinuz" "$linux/initrd.img" "$linux/busybox"
+	"$linux/kvm/kvm.ko" "$linux/kvm/kvm-amd.ko" "$linux/kvm/irqbypass.ko" "$qemu")
+[ -f "$O/images/tiny/tiny.elf" ] && base_inputs+=("$O/images/tiny/tiny.elf")
+key=$(stat -L -c '%n %s %Y' "${base_inputs[@]}" | md5sum | cut -c1-32)
+base=$state/outer-base.cpio
+if [ ! -f "$base" ] || [ "$(cat "$state/outer-base.key" 2>/dev/null)" != "$key" ]; then
+	echo "harness: building the outer initramfs base (cached in $base)" >&2
+	b=$(mktemp -d "${TMPDIR:-/tmp}/haneul-outer.XXXXXX")
+	mkdir -p "$b"/{bin,sbin,usr/bin,proc,sys,dev,tmp,run,root,lib/kvm,haneul/bin,haneul/images/linux,haneul/images/tiny}
+	cp "$linux/busybox" "$b/bin/busybox"
+	for a in $("$b/bin/busybox" --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$b/bin/$a"
+	done
+	cp "$linux"/kvm/*.ko "$b/lib/kvm/"
+	cp "$linux"/vmlinuz "$linux"/vmlinux "$linux"/initrd.img "$b/haneul/images/linux/"
+	[ -f "$O/images/tiny/tiny.elf" ] && cp "$O/images/tiny/tiny.elf" "$b/haneul/images/tiny/"
+	stage_elf "$b" "$qemu" /usr/bin/qemu-system-x86_64
+	# Firmware: microvm's qboot, and what -M pc / PVH option ROMs load.
+	qdata=/usr/share/qemu
+	mkdir -p "$b$qdata"
+	for fw in bios-microvm.bin qboot.rom pvh.bin linuxboot_dma.bin linuxboot.bin \
+		  kvmvapic.bin bios-256k.bin bios.bin multiboot_dma.bin; do
+		[ -e "$qdata/$fw" ] && cp -L "$qdata/$fw" "$b$qdata/$fw"
+	done
+	cat >"$b/init" <<'EOF'
+#!/bin/busybox sh
+# Outer VM init (tests/nested/harness.sh): kvm-amd, then the command.
+export PATH=/haneul/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+for m in irqbypass kvm kvm-amd; do
+	insmod /lib/kvm/$m.ko || echo "harness-init: insmod $m failed"
+done
+[ -e /dev/kvm ] || echo "harness-init: no /dev/kvm after loading kvm-amd"
+[ -f /haneul/quiet ] && echo 1 >/proc/sys/kernel/printk
+. /haneul/run.env
+export HANEUL_VMM=/haneul/bin/haneul-vmm LINUX_DIR=/haneul/images/linux
+cd /haneul
+echo "@@HANEUL-BEGIN $HANEUL_NONCE"
+sh /haneul/cmd.sh </dev/null 2>&1
+echo "@@HANEUL-EXIT $HANEUL_NONCE $?"
+sync
+poweroff -f
+EOF
+	chmod 0755 "$b/init"
+	mkcpio "$b" "$base.tmp"
+	mv -f "$base.tmp" "$base"
+	echo "$key" >"$state/outer-base.key"
+	rm -rf "$b"
+fi
+
+# ---- per-run part ----
+run=$(mktemp -d "${TMPDIR:-/tmp}/haneul-run.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+r=$run/root
+mkdir -p "$r/haneul/bin"
+nonce=$$-$RANDOM$RANDOM
+printf 'HANEUL_NONCE=%s\n' "$nonce" >"$r/haneul/run.env"
+printf '%s\n' "$cmd" >"$r/haneul/cmd.sh"
+[ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ] || : >"$r/haneul/quiet"
+[ "$with_vmm" = 1 ] && stage_elf "$r" "$O/haneul-vmm" /haneul/bin/haneul-vmm
+for spec in ${files[@]+"${files[@]}"}; do
+	src=${spec%%:*} dst=${spec#*:}
+	[ "$src" != "$spec" ] || dst=$(basename "$src")
+	[ -e "$src" ] || die "--file $spec: $src does not exist"
+	case "$dst" in /*) ;; *) dst=/haneul/$dst ;; esac
+	if [ -d "$src" ]; then
+		mkdir -p "$r/$dst" && cp -rL "$src"/. "$r/$dst/"
+	else
+		stage_elf "$r" "$src" "$dst"
+	fi
+done
+mkcpio "$r" "$run/run.cpio"
+cat "$base" "$run/run.cpio" >"$run/initrd"
+
+append="console=ttyS0 panic=-1 nokaslr"
+[ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ] || append="$append quiet"
+log=$state/console.log
+qargs=(-accel tcg -cpu qemu64,+svm,+npt -M microvm,rtc=on -m "$mem" -smp "$smp"
+	-nodefaults -no-user-config -display none -serial stdio -no-reboot
+	-kernel "$linux/vmlinux" -initrd "$run/initrd" -append "$append")
+echo "harness: outer VM: $qemu ${qargs[*]}" >"$log"
+set +e
+if [ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ]; then
+	timeout -k 5 "$tmo" "$qemu" "${qargs[@]}" </dev/null 2>&1 | tee -a "$log" >&2
+	qrc=${PIPESTATUS[0]}
+else
+	timeout -k 5 "$tmo" "$qemu" "${qargs[@]}" </dev/null >>"$log" 2>&1
+	qrc=$?
+fi
+set -e
+tr -d '\r' <"$log" >"$log.tmp" && mv -f "$log.tmp" "$log"
+
+# COMMAND's output: the lines between the two markers of this run.
+awk -v n="$nonce" '
+	$0 == "@@HANEUL-BEGIN " n { on = 1; next }
+	index($0, "@@HANEUL-EXIT " n " ") == 1 { on = 0; next }
+	on { print }' "$log"
+status=$(sed -n "s/^@@HANEUL-EXIT $nonce \([0-9]*\)\$/\1/p" "$log" | tail -n 1)
+if [ -n "$status" ]; then
+	exit "$status"
+fi
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "harness: outer VM timed out after ${tmo}s (console: $log)" >&2
+	exit 124
+fi
+echo "harness: outer VM ended (qemu status $qrc) without the command's status; last console lines:" >&2
+tail -n 20 "$log" | sed 's/^/harness:   /' >&2
+exit 125

@@ -1,0 +1,144 @@
+/* vmm/main.c - haneul-vmm: command line to struct vm_config, then vm_run().
+ * Exit statuses: see enum vm_exit_status in vmm/vm.h and docs/vmm.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "vmm/mem.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define DEFAULT_MEM          (256ull << 20)
+#define DEFAULT_SHUTDOWN_S   30
+#define MAX_SHUTDOWN_S       86400
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: haneul-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--vcpus N]\n"
+		"                  [--mem SIZE] [--console stdout|none] [--console-log PATH]\n"
+		"                  [--control PATH] [--pvh] [--shutdown-timeout SECS] [-v]\n"
+		"  --kernel PATH            bzImage, ELF vmlinux, or PVH ELF (required)\n"
+		"  --initrd PATH            initial ramdisk\n"
+		"  --cmdline STR            kernel command line\n"
+		"  --vcpus N                1..%d (default 1)\n"
+		"  --mem SIZE               16M..64G, e.g. 256M, 2G (default 256M)\n"
+		"  --console stdout|none    serial console on stdout/stdin (default stdout)\n"
+		"  --console-log PATH       also write console output here (bounded)\n"
+		"  --control PATH           JSON-lines control socket (see docs/vmm.md)\n"
+		"  --pvh                    prefer the PVH entry of an ELF kernel\n"
+		"  --shutdown-timeout SECS  graceful shutdown before forcing off (default %d)\n"
+		"  -v                       more logging (twice: debug)\n"
+		"exit status: 0 powered off, 1 error, 2 usage, 3 guest crashed, 5 forced off\n",
+		VCPU_MAX, DEFAULT_SHUTDOWN_S);
+}
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "haneul-vmm: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'haneul-vmm --help'.\n");
+	return VM_EXIT_USAGE;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_KERNEL = 256, O_INITRD, O_CMDLINE, O_VCPUS, O_MEM, O_CONSOLE, O_CONSOLE_LOG,
+	       O_CONTROL, O_PVH, O_SHUTDOWN_TIMEOUT, O_HELP };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "initrd", required_argument, NULL, O_INITRD },
+		{ "cmdline", required_argument, NULL, O_CMDLINE },
+		{ "vcpus", required_argument, NULL, O_VCPUS },
+		{ "mem", required_argument, NULL, O_MEM },
+		{ "console", required_argument, NULL, O_CONSOLE },
+		{ "console-log", required_argument, NULL, O_CONSOLE_LOG },
+		{ "control", required_argument, NULL, O_CONTROL },
+		{ "pvh", no_argument, NULL, O_PVH },
+		{ "shutdown-timeout", required_argument, NULL, O_SHUTDOWN_TIMEOUT },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vm_config cfg = {
+		.nr_vcpus = 1, .mem_size = DEFAULT_MEM, .console_stdout = true,
+		.shutdown_timeout_s = DEFAULT_SHUTDOWN_S, .kvm_path = "/dev/kvm",
+		.start_ns = vm_now_ns(),
+	};
+	int verbose = 0, c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_KERNEL: cfg.kernel = optarg; break;
+		case O_INITRD: cfg.initrd = optarg; break;
+		case O_CMDLINE: cfg.cmdline = optarg; break;
+		case O_VCPUS:
+			if (parse_uint(optarg, VCPU_MAX, &cfg.nr_vcpus) || cfg.nr_vcpus < 1)
+				return bad("--vcpus '%s': must be a number from 1 to 32", optarg);
+			break;
+		case O_MEM:
+			if (mem_parse_size(optarg, &cfg.mem_size))
+				return bad("--mem '%s': not a size (examples: 256M, 2G, 16777216)", optarg);
+			if (cfg.mem_size < MEM_MIN_SIZE || cfg.mem_size > MEM_MAX_SIZE)
+				return bad("--mem '%s': must be between 16M and 64G", optarg);
+			if (cfg.mem_size & 0xfff)
+				return bad("--mem '%s': must be a multiple of 4K", optarg);
+			break;
+		case O_CONSOLE:
+			if (!strcmp(optarg, "stdout"))
+				cfg.console_stdout = true;
+			else if (!strcmp(optarg, "none"))
+				cfg.console_stdout = false;
+			else
+				return bad("--console '%s': must be 'stdout' or 'none'", optarg);
+			break;
+		case O_CONSOLE_LOG: cfg.console_log = optarg; break;
+		case O_CONTROL: cfg.control_path = optarg; break;
+		case O_PVH: cfg.prefer_pvh = true; break;
+		case O_SHUTDOWN_TIMEOUT:
+			if (parse_uint(optarg, MAX_SHUTDOWN_S, &cfg.shutdown_timeout_s))
+				return bad("--shutdown-timeout '%s': must be 0..86400 seconds", optarg);
+			break;
+		case 'v': verbose++; break;
+		case 'h':
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		case ':':
+			return bad("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return bad("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument '%s'", argv[optind]);
+	if (!cfg.kernel)
+		return bad("%s", "--kernel PATH is required");
+	log_init("haneul-vmm", verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
+	return vm_run(&cfg);
+}
