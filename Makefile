@@ -38,7 +38,7 @@ $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-include $(sort $(wildcard common/module.mk vmm/module.mk api/module.mk lb/module.mk agent/module.mk images/*/module.mk bench/module.mk))
+include $(sort $(wildcard common/module.mk vmm/module.mk api/module.mk lb/module.mk agent/module.mk images/*/module.mk bench/module.mk bench/*/module.mk tests/fuzz/module.mk))
 
 # Unit tests: tests/unit/test_<module>.c, linked against every library archive
 # (archives pull in only the objects a test needs).

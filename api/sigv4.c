@@ -316,7 +316,7 @@ int sigv4_canonical_query(const char *query, struct strbuf *out)
 	query_init(&q);
 	err = query_parse(&q, query, strlen(query), 0);
 	if (err)
-		return err;
+		goto out; /* the parser may have grown q's array */
 	kv = calloc(q.n ? q.n : 1, sizeof(*kv));
 	if (!kv) {
 		err = -ENOMEM;

@@ -487,7 +487,7 @@ static void destroy_machine(struct vm *vm)
 
 /* Load the kernel into (zeroed) memory, create the KVM VM and vCPUs, start
  * the threads.  Returns 0 or -errno with the reason logged. */
-static int start_machine(struct vm *vm)
+static int start_machine(struct vm *vm, bool paused)
 {
 	struct boot_opts bo = {
 		.kernel_path = vm->cfg->kernel, .initrd_path = vm->cfg->initrd,
@@ -526,7 +526,7 @@ static int start_machine(struct vm *vm)
 			goto destroy;
 		}
 	}
-	vm->run_req = RUN_GO;
+	vm->run_req = paused ? RUN_PAUSE : RUN_GO;
 	vm->exit_req = EXIT_NONE;
 	vm->exit_why[0] = '\0';
 	vm->ready_us = 0;
@@ -552,6 +552,10 @@ destroy:
  * control clients and counters stay. */
 static int reboot_machine(struct vm *vm)
 {
+	/* A VM paused by its owner stays paused across a reset it had
+	 * already requested; resume starts the new boot. */
+	bool paused = vm->run_req == RUN_PAUSE;
+
 	destroy_machine(vm);
 	/* Private anonymous memory reads as zeros again after MADV_DONTNEED,
 	 * which boot_load() expects, and the guest's old pages are freed. */
@@ -572,7 +576,7 @@ static int reboot_machine(struct vm *vm)
 	vm->timer_action = TIMER_NONE;
 	(void)timerfd_settime(vm->timer_fd, 0, &(struct itimerspec){ 0 }, NULL);
 	fprintf(stderr, "haneul-vmm: guest rebooted\n");
-	return start_machine(vm);
+	return start_machine(vm, paused);
 }
 
 /* ---- pause / resume / shutdown (main thread) ---- */
@@ -968,6 +972,14 @@ static void on_exit_request(struct vm *vm)
 		finish(vm, VM_EXIT_POWERED_OFF);
 		break;
 	case EXIT_REBOOT:
+		if (vm->shutdown_requested) {
+			/* systemd maps Ctrl-Alt-Del to reboot: the guest went down
+			 * cleanly, and it was asked to stay down. */
+			log_info("reset during graceful shutdown (%s): treated as power off", why);
+			fprintf(stderr, "haneul-vmm: guest powered off\n");
+			finish(vm, VM_EXIT_POWERED_OFF);
+			break;
+		}
 		log_info("reset: %s", why);
 		if (reboot_machine(vm) < 0) {
 			log_err("reboot failed");
@@ -1189,7 +1201,7 @@ int vm_run(const struct vm_config *cfg)
 		log_err("signals: %s", strerror(-r));
 		goto close_ctl;
 	}
-	if (start_machine(vm) < 0)
+	if (start_machine(vm, false) < 0)
 		goto restore_signals;
 	log_info("started: %u vCPU(s), %" PRIu64 " MiB, kernel %s (%s)", vm->nr_vcpus,
 		 vm->mem.size >> 20, cfg->kernel, vm->boot.format);

@@ -105,7 +105,7 @@ static inline uint8_t *telf_build(const struct telf *c, size_t *len,
 {
 	size_t eh = c->is64 ? 64 : 52, phe = c->is64 ? 56 : 32, she = c->is64 ? 64 : 40;
 	unsigned int nph = c->nr_segs + (c->pvh_size && !c->pvh_in_section ? 1 : 0);
-	size_t phoff = eh, noff = phoff + nph * phe, nlen = 0, off, shoff;
+	size_t phoff = eh, noff = phoff + nph * phe, nlen = 0, off, shoff, seg_off;
 	uint8_t note[64] = { 0 };
 	uint8_t *b;
 
@@ -129,6 +129,7 @@ static inline uint8_t *telf_build(const struct telf *c, size_t *len,
 	}
 	off = noff + nlen;
 	off = (off + 15) & ~(size_t)15;
+	seg_off = off;
 	if (seg_off_out)
 		*seg_off_out = off;
 	for (unsigned int i = 0; i < c->nr_segs; i++)
@@ -165,7 +166,7 @@ static inline uint8_t *telf_build(const struct telf *c, size_t *len,
 	}
 	memcpy(b + noff, note, nlen);
 
-	off = seg_off_out ? *seg_off_out : 0;
+	off = seg_off;
 	for (unsigned int i = 0; i < nph; i++) {
 		uint8_t *p = b + phoff + i * phe;
 		bool is_note = i == c->nr_segs;

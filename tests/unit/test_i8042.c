@@ -76,7 +76,10 @@ static void test_no_aux_port(void **state)
 	setup(&c, &s);
 	i8042_write(&c, I8042_OFF_CMD, 0xd3);           /* AUX loopback */
 	i8042_write(&c, I8042_OFF_DATA, 0x5a);
+	assert_true(i8042_read(&c, I8042_OFF_CMD) & I8042_STR_AUXDATA);
 	assert_int_not_equal(read_byte(&c), 0x5a);      /* loop test fails at once */
+	assert_false(i8042_read(&c, I8042_OFF_CMD) & I8042_STR_AUXDATA);
+	assert_int_equal(s.edges, 0);                   /* aux data is not IRQ 1 */
 	i8042_write(&c, I8042_OFF_CMD, 0xa9);           /* AUX test */
 	int r = read_byte(&c);
 	assert_true(r != 0 && r != 0xfa && r != 0xff);  /* Linux: no AUX port */

@@ -10,6 +10,7 @@
 #define KBD_ACK   0xfa
 #define KBD_BAT   0xaa
 #define KBD_ECHO  0xee
+#define QUEUE_AUX 0x100
 
 static void update_irq(struct i8042 *c)
 {
@@ -27,22 +28,32 @@ static void update_irq(struct i8042 *c)
 static void pump(struct i8042 *c)
 {
 	if (!(c->status & I8042_STR_OBF) && c->q_len) {
-		c->out = c->queue[c->q_head];
+		uint16_t e = c->queue[c->q_head];
+
+		c->out = (uint8_t)e;
 		c->q_head = (c->q_head + 1) % I8042_QUEUE;
 		c->q_len--;
 		c->status |= I8042_STR_OBF;
-		c->status &= ~I8042_STR_AUXDATA;
+		if (e & QUEUE_AUX)
+			c->status |= I8042_STR_AUXDATA;
+		else
+			c->status &= ~I8042_STR_AUXDATA;
 	}
 	update_irq(c);
 }
 
-static int push(struct i8042 *c, uint8_t b)
+static int push_entry(struct i8042 *c, uint16_t e)
 {
 	if (c->q_len >= I8042_QUEUE)
 		return -ENOSPC;
-	c->queue[(c->q_head + c->q_len) % I8042_QUEUE] = b;
+	c->queue[(c->q_head + c->q_len) % I8042_QUEUE] = e;
 	c->q_len++;
 	return 0;
+}
+
+static int push(struct i8042 *c, uint8_t b)
+{
+	return push_entry(c, b);
 }
 
 void i8042_init(struct i8042 *c, const struct i8042_ops *ops, void *opaque)
@@ -204,8 +215,10 @@ static void ctrl_data(struct i8042 *c, uint8_t cmd, uint8_t v)
 		break;
 	case 0xd3:
 		/* The loopback byte of a missing aux port never comes back
-		 * intact; Linux then runs the aux test (0xa9) and gives up. */
-		push(c, (uint8_t)~v);
+		 * intact (it does come back as aux data, so Linux reads it and
+		 * leaves nothing stale); Linux then runs the aux test (0xa9)
+		 * and gives up on the port. */
+		push_entry(c, QUEUE_AUX | (uint8_t)~v);
 		break;
 	case 0xd4:
 		break; /* no aux device */

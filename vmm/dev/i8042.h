@@ -48,7 +48,7 @@ struct i8042 {
 	uint8_t scancode_set;
 	bool kbd_enabled;        /* keyboard scanning (0xf4/0xf5) */
 	uint8_t out;             /* output buffer, valid when status & OBF */
-	uint8_t queue[I8042_QUEUE];
+	uint16_t queue[I8042_QUEUE]; /* bit 8: byte comes from the aux port */
 	unsigned int q_head, q_len;
 	int irq_level;
 };
