@@ -23,7 +23,7 @@ for i in $(seq 50); do [ -s "$T/data/endpoint" ] && break; sleep 0.1; done
 EP=$(cat "$T/data/endpoint"); HPORT=${EP##*:}
 /usr/bin/python3 bench/api/presign.py "$EP" "$T/data/root-credentials" "$T/req"
 # The body haneuld answers becomes nginx's static file (same size).
-mkdir -p "$T/www"
+mkdir -p "$T/www"; chmod 755 "$T" "$T/www"   # nginx workers are not root
 /usr/bin/python3 - "$HPORT" "$T/req" "$T/www/resp.xml" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -36,6 +36,7 @@ while b"</GetCallerIdentityResponse>" not in buf:
 assert buf.startswith(b"HTTP/1.1 200"), buf[:200]
 open(sys.argv[3], "wb").write(buf.partition(b"\r\n\r\n")[2])
 PY
+chmod 644 "$T/www/resp.xml"
 NPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$T/nginx.conf" <<NG
 worker_processes $THREADS;

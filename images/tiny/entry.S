@@ -65,13 +65,14 @@ tiny_entry_pvh:
 	movl	%eax, %es
 	movl	%eax, %ss
 	movl	$BOOT_MODE_PVH, %edi
+	movl	%ebx, %esi              /* hvm_start_info (zero-extended) */
 	jmp	2f
 
 /* ---- 64-bit entry (e_entry) ---- */
 	.globl tiny_entry64
 tiny_entry64:
 	cli
-	movl	$BOOT_MODE_ELF64, %edi
+	movl	$BOOT_MODE_ELF64, %edi  /* %rsi: zero page, kept for tiny_main */
 2:	movl	$tiny_stack_top, %esp
 	call	tiny_main
 3:	cli
@@ -91,8 +92,9 @@ tiny_gdt_desc:
 	.word tiny_gdt_end - tiny_gdt - 1
 	.long tiny_gdt
 
-/* ---- Page tables for the PVH path: the first 1 GiB identity mapped with
- * 2 MiB pages (the image, its stack and the UART are all far below that). */
+/* ---- Page tables for the PVH path: the first 4 GiB identity mapped with
+ * 2 MiB pages (the image is low; virtio-mmio windows sit just below 4 GiB,
+ * so the last GiB is mapped cache-disabled: PCD|PWT). */
 	.section .data.pagetables, "aw"
 	.balign 4096
 tiny_pml4:
@@ -100,11 +102,18 @@ tiny_pml4:
 	.fill 511, 8, 0
 tiny_pdpt:
 	.quad tiny_pd + 0x3
-	.fill 511, 8, 0
+	.quad tiny_pd + 0x1000 + 0x3
+	.quad tiny_pd + 0x2000 + 0x3
+	.quad tiny_pd + 0x3000 + 0x3
+	.fill 508, 8, 0
 tiny_pd:
 	.set i, 0
-	.rept 512
+	.rept 1536
 	.quad (i << 21) + 0x83        /* present | writable | 2 MiB page */
+	.set i, i + 1
+	.endr
+	.rept 512
+	.quad (i << 21) + 0x9b        /* ... | PWT | PCD: MMIO lives here */
 	.set i, i + 1
 	.endr
 
