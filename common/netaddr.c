@@ -85,7 +85,7 @@ char *netaddr_format_cidr(const struct netaddr_cidr *c, char *buf)
 {
 	char a[NETADDR_IPV4_STRLEN];
 
-	snprintf(buf, NETADDR_CIDR_STRLEN, "%s/%u", netaddr_format_ipv4(c->net, a), c->prefix);
+	snprintf(buf, NETADDR_CIDR_STRLEN, "%s/%u", netaddr_format_ipv4(c->net, a), (unsigned int)(c->prefix & 63));
 	return buf;
 }
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define NETADDR_IPV4_STRLEN 16    /* "255.255.255.255" + NUL */
-#define NETADDR_CIDR_STRLEN 19    /* + "/32" */
+#define NETADDR_CIDR_STRLEN 20    /* + "/32" */
 #define NETADDR_MAC_STRLEN  18    /* "02:00:00:00:00:01" + NUL */
 #define NETADDR_IFNAME_MAX  15    /* IFNAMSIZ - 1 */
 #define NETADDR_NSNAME_MAX  64

@@ -15,7 +15,8 @@ static const struct {
 	{ "status", CTL_STATUS },     { "pause", CTL_PAUSE },
 	{ "resume", CTL_RESUME },     { "shutdown", CTL_SHUTDOWN },
 	{ "reboot", CTL_REBOOT },     { "console", CTL_CONSOLE },
-	{ "metrics", CTL_METRICS },
+	{ "metrics", CTL_METRICS },   { "hibernate", CTL_HIBERNATE },
+	{ "attach-drive", CTL_ATTACH_DRIVE }, { "detach-drive", CTL_DETACH_DRIVE },
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -37,6 +38,12 @@ static bool field_allowed(enum ctl_cmd cmd, const char *key)
 		return !strcmp(key, "timeout") || !strcmp(key, "force");
 	case CTL_CONSOLE:
 		return !strcmp(key, "bytes");
+	case CTL_HIBERNATE:
+		return !strcmp(key, "dir");
+	case CTL_ATTACH_DRIVE:
+		return !strcmp(key, "file") || !strcmp(key, "id") || !strcmp(key, "readonly");
+	case CTL_DETACH_DRIVE:
+		return !strcmp(key, "id") || !strcmp(key, "force");
 	default:
 		return false;
 	}
@@ -86,7 +93,48 @@ static int parse_fields(json_object *o, struct ctl_req *req, char *err, size_t e
 				return -EINVAL;
 			}
 			req->bytes = (size_t)b;
+		} else if (!strcmp(key, "dir")) {
+			const char *d = json_object_get_string(val);
+
+			if (!json_object_is_type(val, json_type_string) || !*d ||
+			    strlen(d) >= CTL_PATH_MAX ||
+			    strlen(d) != (size_t)json_object_get_string_len(val)) {
+				snprintf(err, errlen, "\"dir\" must be a non-empty path shorter than %u bytes",
+					 CTL_PATH_MAX);
+				return -EINVAL;
+			}
+			snprintf(req->dir, sizeof(req->dir), "%s", d);
+		} else if (!strcmp(key, "file") || !strcmp(key, "id")) {
+			bool is_id = key[0] == 'i';
+			size_t max = is_id ? CTL_ID_MAX : CTL_PATH_MAX;
+			const char *v = json_object_get_string(val);
+
+			if (!json_object_is_type(val, json_type_string) || !*v || strlen(v) >= max ||
+			    strlen(v) != (size_t)json_object_get_string_len(val)) {
+				snprintf(err, errlen, "\"%s\" must be a non-empty string shorter than %zu bytes",
+					 key, max);
+				return -EINVAL;
+			}
+			snprintf(is_id ? req->id : req->file, max, "%s", v);
+		} else if (!strcmp(key, "readonly")) {
+			if (!json_object_is_type(val, json_type_boolean)) {
+				snprintf(err, errlen, "\"readonly\" must be true or false");
+				return -EINVAL;
+			}
+			req->readonly = json_object_get_boolean(val);
 		}
+	}
+	if ((req->cmd == CTL_ATTACH_DRIVE || req->cmd == CTL_DETACH_DRIVE) && !req->id[0]) {
+		snprintf(err, errlen, "%s needs \"id\": the volume id", ctl_cmd_name(req->cmd));
+		return -EINVAL;
+	}
+	if (req->cmd == CTL_ATTACH_DRIVE && !req->file[0]) {
+		snprintf(err, errlen, "attach-drive needs \"file\": the image path");
+		return -EINVAL;
+	}
+	if (req->cmd == CTL_HIBERNATE && !req->dir[0]) {
+		snprintf(err, errlen, "hibernate needs \"dir\": the snapshot directory");
+		return -EINVAL;
 	}
 	return 0;
 }

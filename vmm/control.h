@@ -11,6 +11,8 @@
 
 #define CTL_LINE_MAX   (64u * 1024)   /* longest request line, newline excluded */
 #define CTL_TIMEOUT_MAX 86400.0       /* seconds */
+#define CTL_PATH_MAX   4096u          /* a path field, including the NUL */
+#define CTL_ID_MAX     64u            /* a device id field, including the NUL */
 
 enum ctl_cmd {
 	CTL_STATUS = 1,
@@ -20,6 +22,9 @@ enum ctl_cmd {
 	CTL_REBOOT,
 	CTL_CONSOLE,
 	CTL_METRICS,
+	CTL_HIBERNATE,        /* issue 5: save to "dir" and exit (docs/hibernate.md) */
+	CTL_ATTACH_DRIVE,     /* issue 4: hot-attach "file" as "id" [,"readonly"] (docs/virtio.md) */
+	CTL_DETACH_DRIVE,     /* issue 4: hot-detach "id" [,"force"] */
 };
 
 struct ctl_req {
@@ -28,6 +33,10 @@ struct ctl_req {
 	double timeout_s;     /* shutdown/reboot: seconds before forcing, 0..CTL_TIMEOUT_MAX */
 	bool force;           /* shutdown/reboot: skip the graceful step */
 	size_t bytes;         /* console: how much of the tail (1..65536, default 65536) */
+	char dir[CTL_PATH_MAX]; /* hibernate: snapshot directory (required, non-empty) */
+	char file[CTL_PATH_MAX]; /* attach-drive: image file (required) */
+	char id[CTL_ID_MAX];  /* attach-drive/detach-drive: volume id (required) */
+	bool readonly;        /* attach-drive */
 };
 
 /* Parse one request line (without its newline).  Returns 0 with *req filled,

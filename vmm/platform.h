@@ -23,12 +23,37 @@
 #define PLAT_ACPI_ADDR       0xe0000ULL   /* RSDP (16-aligned, BIOS area), then XSDT, FADT, DSDT, MADT */
 #define PLAT_ACPI_END        0x100000ULL
 #define PLAT_HIMEM_ADDR      0x100000ULL  /* bzImage protected-mode kernel loads here */
+#define PLAT_RESET_VECTOR_ADDR 0xffff0ULL /* F000:FFF0: a 16-byte stub that writes the ACPI
+                                             reset register (Linux's BOOT_BIOS reboot jumps here) */
 
 /* ---- MMIO (inside the 32-bit hole, see vmm/mem.h) ---- */
 #define PLAT_IOAPIC_ADDR     0xfec00000ULL
 #define PLAT_LAPIC_ADDR      0xfee00000ULL
 #define PLAT_TSS_ADDR        0xfffbd000ULL /* KVM_SET_TSS_ADDR (3 pages) */
 #define PLAT_IDENTITY_MAP    0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR (1 page) */
+
+/* ---- virtio-mmio slots and their hotplug controller (vmm/virtio/vbus.c) ----
+ * PLAT_VIRTIO_MMIO_SLOTS transports of PLAT_VIRTIO_MMIO_STRIDE bytes each
+ * from PLAT_VIRTIO_MMIO_BASE (inside the 32-bit hole).  Every slot is in the
+ * DSDT from boot (LNRO0005, _STA from the hotplug PRESENT register), so a
+ * device can appear and disappear at run time.  Slot n interrupts on GSI
+ * PLAT_VIRTIO_GSI_BASE + n % PLAT_VIRTIO_GSI_COUNT: IOAPIC pins 16..22, above
+ * every legacy ISA IRQ; slots 7.. share a pin with a lower slot (edge,
+ * Linux's virtio-mmio requests its IRQ shared).  Pin 23 is the ACPI
+ * Generic Event Device (ACPI0013) that tells the guest about hotplug. */
+#define PLAT_VIRTIO_MMIO_BASE   0xd0000000ULL
+#define PLAT_VIRTIO_MMIO_STRIDE 0x1000ULL
+#define PLAT_VIRTIO_MMIO_SLOTS  16
+#define PLAT_VIRTIO_GSI_BASE    16
+#define PLAT_VIRTIO_GSI_COUNT   7
+/* Hotplug controller: 32-bit registers, MMIO.
+ *  +0x0 PRESENT  r : bit n = slot n holds a device (_STA of VRnn)
+ *  +0x4 INSERTED r : bit n = slot n got a device since the last read (read clears)
+ *  +0x8 EJECTREQ r : bit n = the host asks the guest to eject slot n (read clears)
+ *  +0xc EJECT    w : the guest has let go of slot n (_EJ0 writes n) */
+#define PLAT_HOTPLUG_ADDR       0xd0100000ULL
+#define PLAT_HOTPLUG_SIZE       0x10ULL
+#define PLAT_HOTPLUG_GSI        23
 
 /* ---- I/O ports ---- */
 #define PLAT_COM1_PORT       0x3f8        /* 8250/16550A UART, 8 ports */
@@ -51,7 +76,10 @@
 /* haneul paravirtual ports, for guests that take no interrupts (the tiny guest).
  * All are 32-bit `in`/`out`.
  *  IDLE   out: sleep this vCPU until console input is pending, an event is
- *              pending, or the value (milliseconds, 0 = no limit) elapses.
+ *              pending, a virtio device has added buffers to a used ring
+ *              (any queue, even with VRING_AVAIL_F_NO_INTERRUPT set: the
+ *              tiny guest polls its virtqueues and takes no interrupts), or
+ *              the value (milliseconds, 0 = no limit) elapses.
  *              The VMM waits on its own fds; an idle guest costs no CPU.
  *  EVENTS in:  pending events, cleared by the read: bit 0 = graceful shutdown
  *              requested (control "shutdown"), bit 1 = reboot requested.

@@ -43,7 +43,15 @@
 #include "vmm/kvm.h"
 #include "vmm/mem.h"
 #include "vmm/platform.h"
+#include "vmm/snap.h"
+#include "vmm/snap_dev.h"
+#include "vmm/snap_vm.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio/blk.h"
+#include "vmm/virtio/rng.h"
+#include "vmm/virtio/vbus.h"
+#include "vmm/virtio/vnet.h"
+#include "vmm/virtio/vsock.h"
 
 #define KICK_SIGNAL SIGUSR1
 #define PAUSE_WAIT_S 5
@@ -81,6 +89,12 @@ struct vm {
 	struct console con;
 	uint32_t pv_events;
 
+	/* virtio-mmio devices (issue 4; vmm/virtio/, docs/virtio.md). */
+	struct vbus vbus;
+	bool vbus_open;
+	uint64_t virtio_used_seq;          /* bumped when a device fills a used ring (vm->lock) */
+	uint64_t idle_seen_seq[VCPU_MAX];  /* virtio_used_seq at each vCPU's last PV IDLE */
+
 	int notify_fd;                /* eventfd: a vCPU set exit_req */
 	int signal_fd;
 	int timer_fd;
@@ -96,6 +110,15 @@ struct vm {
 	bool reboot_requested;        /* graceful reboot in progress */
 	int final_status;             /* set when the main loop should end */
 	bool done;
+
+	/* Hibernate / resume (issue 5; vmm/snap_vm.c, docs/hibernate.md). */
+	struct vm_config rcfg;        /* resumed: the command line's cfg + the snapshot's VM */
+	struct snap_image *snap;      /* resumed from it: its memory file backs guest RAM */
+	int64_t pv_clock_offset_us;   /* PV CLOCK = vm_us() + this (the saved value on resume) */
+	pthread_t verify_thread;      /* checks the memory file's chunk CRCs */
+	bool verify_started;
+	volatile bool verify_stop;
+	int verify_result;            /* 1 running, 0 verified, -errno failed (vm->lock) */
 };
 
 uint64_t vm_now_ns(void)
@@ -239,7 +262,19 @@ static void acpi_out(void *opaque, uint16_t off, unsigned int size, uint32_t val
 		request_exit_locked(vm, EXIT_REBOOT, "ACPI reset register");
 }
 
-static void pv_idle(struct vm *vm, uint32_t ms)
+/* A virtio device put buffers in a used ring (its worker thread): wake a
+ * vCPU sleeping in PV IDLE (the tiny guest polls its queues). */
+static void virtio_used_cb(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->virtio_used_seq++;
+	pthread_cond_broadcast(&vm->wake);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void pv_idle(struct vm *vm, uint32_t ms, unsigned int vcpu)
 {
 	struct timespec dl;
 
@@ -250,7 +285,8 @@ static void pv_idle(struct vm *vm, uint32_t ms)
 		dl.tv_nsec = (long)(t % 1000000000ull);
 	}
 	while (vm->run_req == RUN_GO && vm->exit_req == EXIT_NONE &&
-	       !uart_rx_pending(&vm->uart) && !vm->pv_events) {
+	       !uart_rx_pending(&vm->uart) && !vm->pv_events &&
+	       vm->idle_seen_seq[vcpu] == vm->virtio_used_seq) {
 		if (!ms)
 			pthread_cond_wait(&vm->wake, &vm->lock);
 		else if (pthread_cond_timedwait(&vm->wake, &vm->lock, &dl) == ETIMEDOUT)
@@ -272,7 +308,7 @@ static uint32_t pv_in(void *opaque, uint16_t off, unsigned int size, unsigned in
 		vm->pv_events = 0;
 		return ev;
 	case PLAT_PV_CLOCK_LO:
-		us = vm_us(vm);
+		us = (uint64_t)((int64_t)vm_us(vm) + vm->pv_clock_offset_us);
 		v->clock_hi_latch = (uint32_t)(us >> 32);
 		return (uint32_t)us;
 	case PLAT_PV_CLOCK_HI:
@@ -288,7 +324,8 @@ static void pv_out(void *opaque, uint16_t off, unsigned int size, uint32_t val, 
 	uint16_t port = PLAT_PV_IDLE + off;
 
 	if (port == PLAT_PV_IDLE) {
-		pv_idle(vm, val);
+		pv_idle(vm, val, vcpu);
+		vm->idle_seen_seq[vcpu] = vm->virtio_used_seq;
 	} else if (port == PLAT_PV_READY && !vm->ready_us) {
 		vm->ready_us = (vm_now_ns() - vm->boot_start_ns) / 1000;
 		if (!vm->ready_us)
@@ -368,7 +405,12 @@ static void handle_exit(struct vm *vm, struct vcpu *v)
 		handle_io(vm, v);
 		break;
 	case KVM_EXIT_MMIO:
-		/* No MMIO devices outside the in-kernel LAPIC/IOAPIC. */
+		/* virtio-mmio slots and their hotplug registers (vbus locks
+		 * itself; vm->lock is not taken).  Anything else reads all-ones. */
+		if (run->mmio.len <= sizeof(run->mmio.data) &&
+		    vbus_mmio(&vm->vbus, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+			      run->mmio.is_write))
+			break;
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		break;
@@ -418,6 +460,7 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = v->vm;
 
 	for (;;) {
+		bool synced = false;
 		int r;
 
 		pthread_mutex_lock(&vm->lock);
@@ -425,6 +468,16 @@ static void *vcpu_thread(void *arg)
 		/* Park while paused, or once the VM is on its way out. */
 		while (vm->run_req == RUN_PAUSE ||
 		       (vm->run_req == RUN_GO && vm->exit_req != EXIT_NONE)) {
+			if (vm->run_req == RUN_PAUSE && !synced) {
+				/* KVM finishes an I/O exit (IN data into RAX, RIP)
+				 * only on the next KVM_RUN: do that now with an
+				 * immediate exit, so the parked vCPU's state is
+				 * complete for a snapshot (KVM API doc, immediate_exit). */
+				v->run->immediate_exit = 1;
+				(void)ioctl(v->fd, KVM_RUN, NULL);
+				v->run->immediate_exit = 0;
+				synced = true;
+			}
 			vm->parked++;
 			pthread_cond_broadcast(&vm->parked_cond);
 			pthread_cond_wait(&vm->wake, &vm->lock);
@@ -483,6 +536,8 @@ static void destroy_machine(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i], &vm->kvm);
 	kvm_destroy_vm(&vm->kvm);
+	if (vm->vbus_open)
+		vbus_vm_destroyed(&vm->vbus);   /* devices reset; their irqfds died with the VM */
 }
 
 /* Load the kernel into (zeroed) memory, create the KVM VM and vCPUs, start
@@ -494,12 +549,18 @@ static int start_machine(struct vm *vm, bool paused)
 		.cmdline = vm->cfg->cmdline, .nr_vcpus = vm->nr_vcpus,
 		.prefer_pvh = vm->cfg->prefer_pvh,
 	};
+	struct boot_virtio_mmio vio[PLAT_VIRTIO_MMIO_SLOTS];
+	struct boot_hotplug hp;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct vcpu_setup vs;
 	char err[256] = "";
 	int r;
 
+	/* Every virtio slot goes in the DSDT, used or not (hotplug). */
+	vbus_boot_desc(&vm->vbus, vio, &bo.nr_virtio_mmio, &hp);
+	bo.virtio_mmio = vio;
+	bo.hotplug = &hp;
 	memset(&vm->boot, 0, sizeof(vm->boot));
 	r = boot_load(&vm->mem, &bo, &vm->boot, err, sizeof(err));
 	if (r < 0) {
@@ -512,6 +573,12 @@ static int start_machine(struct vm *vm, bool paused)
 	r = kvm_create_vm(&vm->kvm, &vm->mem, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s", err);
+		return r;
+	}
+	r = vbus_vm_created(&vm->vbus, &vm->kvm);
+	if (r < 0) {
+		log_err("virtio: KVM_IRQFD: %s", strerror(-r));
+		kvm_destroy_vm(&vm->kvm);
 		return r;
 	}
 	vs = (struct vcpu_setup){
@@ -548,6 +615,8 @@ destroy:
 	return r;
 }
 
+static void forget_snapshot(struct vm *vm);
+
 /* Hard reset: new KVM VM, zeroed memory, fresh devices; the console ring,
  * control clients and counters stay. */
 static int reboot_machine(struct vm *vm)
@@ -557,6 +626,7 @@ static int reboot_machine(struct vm *vm)
 	bool paused = vm->run_req == RUN_PAUSE;
 
 	destroy_machine(vm);
+	forget_snapshot(vm); /* resumed: RAM was the snapshot file's, make it anonymous */
 	/* Private anonymous memory reads as zeros again after MADV_DONTNEED,
 	 * which boot_load() expects, and the guest's old pages are freed. */
 	if (madvise(vm->mem.base, vm->mem.size, MADV_DONTNEED) < 0) {
@@ -717,6 +787,126 @@ static char *do_status(struct vm *vm)
 	json_object_object_add(o, "boot_mode", json_object_new_string(
 		vm->boot.mode == BOOT_MODE_PVH32 ? "pvh32" : "linux64"));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+	if (vm->vbus_open)
+		vbus_describe(&vm->vbus, o);
+	return reply_obj(o);
+}
+
+/* ---- virtio devices (issue 4) ---- */
+
+/* Open, lock and plug in a drive.  `hot`: the guest is running.  Returns
+ * the slot or -errno with err filled. */
+static int add_drive(struct vm *vm, const char *file, const char *id, bool readonly, bool pinned,
+		     bool hot, char *err, size_t errlen)
+{
+	struct vblk_cfg bc = { .file = file, .id = id, .readonly = readonly };
+	struct virtio_dev *d;
+
+	if (vbus_find(&vm->vbus, id) >= 0) {
+		snprintf(err, errlen, "id '%s' is already attached", id);
+		return -EEXIST;
+	}
+	d = vblk_new(&bc, &vm->mem, err, errlen);
+	if (!d)
+		return -errno;
+	return vbus_add(&vm->vbus, d, id, pinned, hot, err, errlen);
+}
+
+static int create_virtio(struct vm *vm)
+{
+	char err[512];
+	int r;
+
+	r = vbus_init(&vm->vbus, &vm->mem);
+	if (r < 0) {
+		log_err("virtio bus: %s", strerror(-r));
+		return r;
+	}
+	vm->vbus_open = true;
+	vm->vbus.used_cb = virtio_used_cb;
+	vm->vbus.used_opaque = vm;
+	for (unsigned int i = 0; i < vm->cfg->nr_drives; i++) {
+		const struct vm_drive *dr = &vm->cfg->drives[i];
+
+		/* The first drive is the root (/dev/vda): detaching it needs force. */
+		r = add_drive(vm, dr->file, dr->id, dr->readonly, i == 0, false, err, sizeof(err));
+		if (r < 0) {
+			log_err("--drive %s: %s", dr->id, err);
+			return r;
+		}
+	}
+	if (!vm->cfg->no_rng) {
+		struct virtio_dev *d = vrng_new(&vm->mem);
+
+		if (!d) {
+			log_err("virtio-rng: %s", strerror(errno));
+			return -errno;
+		}
+		r = vbus_add(&vm->vbus, d, "rng0", false, false, err, sizeof(err));
+		if (r < 0) {
+			log_err("virtio-rng: %s", err);
+			return r;
+		}
+	}
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
+		char id[16];
+		struct virtio_dev *d = vnet_new(&vm->cfg->nets[i], i, &vm->mem, err, sizeof(err));
+
+		if (!d) {
+			log_err("--net tap=%s: %s", vm->cfg->nets[i].tap, err);
+			return -errno;
+		}
+		snprintf(id, sizeof(id), "net%u", i);
+		r = vbus_add(&vm->vbus, d, id, false, false, err, sizeof(err));
+		if (r < 0) {
+			log_err("--net tap=%s: %s", vm->cfg->nets[i].tap, err);
+			return r;
+		}
+	}
+	if (vm->cfg->vsock) {
+		struct virtio_dev *d = vsock_new(vm->cfg->vsock, &vm->mem, err, sizeof(err));
+
+		if (!d) {
+			log_err("%s", err);
+			return -errno;
+		}
+		r = vbus_add(&vm->vbus, d, "vsock0", false, false, err, sizeof(err));
+		if (r < 0) {
+			log_err("--vsock: %s", err);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static char *do_attach_drive(struct vm *vm, const struct ctl_req *req)
+{
+	char err[512];
+	json_object *o;
+	int r = add_drive(vm, req->file, req->id, req->readonly, false, true, err, sizeof(err));
+
+	if (r < 0)
+		return ctl_error_reply(err);
+	o = ok_obj();
+	json_object_object_add(o, "id", json_object_new_string(req->id));
+	json_object_object_add(o, "slot", json_object_new_int(r));
+	json_object_object_add(o, "state", json_object_new_string("attached"));
+	return reply_obj(o);
+}
+
+static char *do_detach_drive(struct vm *vm, const struct ctl_req *req)
+{
+	char err[256];
+	json_object *o;
+	int r = vbus_remove(&vm->vbus, req->id, req->force, err, sizeof(err));
+
+	if (r < 0)
+		return ctl_error_reply(err);
+	o = ok_obj();
+	json_object_object_add(o, "id", json_object_new_string(req->id));
+	/* "detaching": the guest was asked to let go and finishes it
+	 * (status lists the drive until then). */
+	json_object_object_add(o, "state", json_object_new_string(r == 0 ? "detached" : "detaching"));
 	return reply_obj(o);
 }
 
@@ -890,6 +1080,282 @@ static char *do_metrics(struct vm *vm)
 	return reply_obj(o);
 }
 
+/* ---- hibernate / resume (issue 5; the format and KVM state are
+ * vmm/snap_vm.c, the choices docs/hibernate.md) ---- */
+
+/* The devices a snapshot carries, in a fixed order.  `pv` must live as long
+ * as the returned entries are used. */
+static unsigned int snap_devices(struct vm *vm, struct snap_pv *pv, struct snap_dev *devs)
+{
+	unsigned int n = 0;
+
+	devs[n++] = (struct snap_dev){ &snap_uart_ops, &vm->uart, 0 };
+	devs[n++] = (struct snap_dev){ &snap_i8042_ops, &vm->kbd, 0 };
+	devs[n++] = (struct snap_dev){ &snap_rtc_ops, &vm->rtc, 0 };
+	devs[n++] = (struct snap_dev){ &snap_pv_ops, pv, 0 };
+	return n;
+}
+
+static void *verify_main(void *arg)
+{
+	struct vm *vm = arg;
+	uint32_t bad = 0;
+	char why[160];
+	int r = snap_verify_memory(vm->snap, &vm->verify_stop, &bad);
+
+	pthread_mutex_lock(&vm->lock);
+	vm->verify_result = r;
+	if (r < 0 && r != -ECANCELED) {
+		if (r == -EBADMSG)
+			snprintf(why, sizeof(why), "snapshot memory file is corrupt (chunk %" PRIu32
+				 " at offset 0x%llx fails its checksum): guest stopped", bad,
+				 (unsigned long long)bad << SNAP_MEM_CHUNK_SHIFT);
+		else
+			snprintf(why, sizeof(why), "reading the snapshot memory file: %s: guest stopped",
+				 strerror(-r));
+		request_exit_locked(vm, EXIT_FAILED, why);
+	} else if (r == 0) {
+		log_info("snapshot memory verified (%" PRIu32 " chunks)", vm->snap->memt.nr_chunks);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+static void stop_verify(struct vm *vm)
+{
+	if (vm->verify_started) {
+		vm->verify_stop = true;
+		pthread_join(vm->verify_thread, NULL);
+		vm->verify_started = false;
+	}
+}
+
+/* A guest reset of a resumed VM: guest RAM goes back to anonymous zeroed
+ * memory and the snapshot is let go (the files stay as they are). */
+static void forget_snapshot(struct vm *vm)
+{
+	if (!vm->snap)
+		return;
+	stop_verify(vm);
+	if (mmap(vm->mem.base, vm->mem.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		log_warn("remapping guest memory anonymous: %s", strerror(errno));
+	(void)madvise(vm->mem.base, vm->mem.size, MADV_DONTFORK);
+	snap_close(vm->snap);
+	free(vm->snap);
+	vm->snap = NULL;
+}
+
+/* --resume: read and validate the snapshot before anything else is set up;
+ * *cfgp then points at vm->rcfg (the snapshot's kernel, vCPUs, memory). */
+static int resume_open(struct vm *vm, const struct vm_config **cfgp)
+{
+	const struct vm_config *cfg = *cfgp;
+	struct snap_image *img = calloc(1, sizeof(*img));
+	char err[512];
+	int r;
+
+	if (!img)
+		return -ENOMEM;
+	r = snap_open(cfg->resume_dir, img, err, sizeof(err));
+	if (r == 0) {
+		r = snap_check_host(img, &vm->kvm, vm->cpuid, err, sizeof(err));
+		if (r < 0)
+			snap_close(img);
+	}
+	if (r < 0) {
+		log_err("resume: %s", err);
+		fprintf(stderr, "haneul-vmm: cannot resume from %s: %s\n", cfg->resume_dir, err);
+		free(img);
+		return r;
+	}
+	vm->snap = img;
+	vm->rcfg = *cfg;
+	vm->rcfg.kernel = img->meta.kernel;
+	vm->rcfg.initrd = img->meta.initrd;
+	vm->rcfg.cmdline = img->meta.cmdline;
+	vm->rcfg.nr_vcpus = img->meta.nr_vcpus;
+	vm->rcfg.mem_size = img->meta.mem_size;
+	vm->rcfg.prefer_pvh = img->meta.flags & SNAP_META_PREFER_PVH;
+	vm->cfg = &vm->rcfg;
+	vm->nr_vcpus = img->meta.nr_vcpus;
+	*cfgp = &vm->rcfg;
+	return 0;
+}
+
+/* Build the VM from vm->snap instead of booting: memory mapped lazily from
+ * the file, KVM state restored in order, devices, then the vCPU threads. */
+static int resume_machine(struct vm *vm)
+{
+	struct snap_image *img = vm->snap;
+	struct snap_dev devs[8];
+	struct snap_pv pv = { .nr_vcpus = vm->nr_vcpus };
+	unsigned int ndev;
+	uint32_t bad = 0;
+	char err[512];
+	int r;
+
+	r = snap_map_memory(img, &vm->mem, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	if (vm->cfg->verify_memory_first) {
+		r = snap_verify_memory(img, NULL, &bad);
+		if (r < 0) {
+			if (r == -EBADMSG)
+				snprintf(err, sizeof(err), "memory file is corrupt (chunk %" PRIu32
+					 " fails its checksum)", bad);
+			else
+				snprintf(err, sizeof(err), "memory file: %s", strerror(-r));
+			goto fail;
+		}
+		vm->verify_result = 0;
+	}
+	r = kvm_create_vm(&vm->kvm, &vm->mem, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		r = snap_vcpu_create(&vm->vcpus[i], &vm->kvm, i, err, sizeof(err));
+		vm->vcpus[i].vm = vm;
+		if (r == 0)
+			r = snap_restore_vcpu(img, &vm->kvm, &vm->vcpus[i], err, sizeof(err));
+		if (r < 0)
+			goto destroy;
+	}
+	r = snap_restore_vm(img, &vm->kvm, err, sizeof(err));
+	if (r < 0)
+		goto destroy;
+	ndev = snap_devices(vm, &pv, devs);
+	pthread_mutex_lock(&vm->lock);
+	r = snap_restore_devs(img, devs, ndev, err, sizeof(err));
+	if (r == 0) {
+		vm->pv_events = pv.events;
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+			vm->vcpus[i].clock_hi_latch = pv.clock_hi_latch[i];
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (r < 0)
+		goto destroy;
+	memset(&vm->boot, 0, sizeof(vm->boot));
+	vm->boot.mode = (enum boot_mode)img->meta.boot_mode;
+	memcpy(vm->boot.format, img->meta.boot_format, sizeof(vm->boot.format));
+	vm->reboots = img->meta.reboots;
+	vm->run_req = (img->meta.flags & SNAP_META_PAUSED) ? RUN_PAUSE : RUN_GO;
+	vm->exit_req = EXIT_NONE;
+	vm->exit_why[0] = '\0';
+	/* PV CLOCK continues from the saved value (time hibernated is not
+	 * counted); kvmclock was moved by the wall time away (snap_restore_vm). */
+	vm->pv_clock_offset_us = (int64_t)img->meta.pv_clock_us - (int64_t)vm_us(vm);
+	vm->ready_us = img->meta.ready_us;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		r = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "vcpu %u: pthread_create: %s", i, strerror(-r));
+			goto destroy;
+		}
+		v->thread_started = true;
+		v->has_cpu_clock = pthread_getcpuclockid(v->thread, &v->cpu_clock) == 0;
+	}
+	if (!vm->cfg->verify_memory_first) {
+		vm->verify_result = 1;
+		r = -pthread_create(&vm->verify_thread, NULL, verify_main, vm);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "memory verifier thread: %s", strerror(-r));
+			goto destroy;
+		}
+		vm->verify_started = true;
+	}
+	return 0;
+
+destroy:
+	destroy_machine(vm);
+fail:
+	log_err("resume: %s", err);
+	fprintf(stderr, "haneul-vmm: cannot resume from %s: %s\n", vm->cfg->resume_dir, err);
+	return r;
+}
+
+/* Control "hibernate": park the vCPUs, save everything into dir, exit 4.
+ * On any error the VM goes on as it was (running or paused). */
+static char *do_hibernate(struct vm *vm, const char *dir)
+{
+	bool was_paused = vm->run_req == RUN_PAUSE;
+	struct snap_meta meta = { 0 };
+	struct snap_dev devs[8];
+	struct snap_pv pv = { 0 };
+	struct snap_vm sv;
+	unsigned int ndev;
+	char err[512], msg[600];
+	int vr, r;
+
+	/* A resumed VM's memory file must be known good before it is copied
+	 * into a new snapshot: wait for the verifier (a bounded file read). */
+	if (vm->verify_started) {
+		pthread_join(vm->verify_thread, NULL);
+		vm->verify_started = false;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vr = vm->verify_result;
+	pthread_mutex_unlock(&vm->lock);
+	if (vr != 0)
+		return ctl_error_reply("the snapshot this VM resumed from failed verification");
+	if (vm->shutdown_requested || vm->reboot_requested)
+		return ctl_error_reply("a shutdown or reboot is in progress");
+	if (!was_paused && pause_vcpus(vm) < 0)
+		return ctl_error_reply("vCPUs did not stop within 5 s; still running");
+	pthread_mutex_lock(&vm->lock);
+	if (vm->exit_req != EXIT_NONE) {
+		/* The guest powered off/reset/crashed meanwhile: let that win. */
+		pthread_mutex_unlock(&vm->lock);
+		if (!was_paused)
+			resume_vcpus(vm);
+		return ctl_error_reply("the guest is stopping or resetting");
+	}
+	pv.events = vm->pv_events;
+	pv.nr_vcpus = vm->nr_vcpus;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		pv.clock_hi_latch[i] = vm->vcpus[i].clock_hi_latch;
+	meta.pv_clock_us = (uint64_t)((int64_t)vm_us(vm) + vm->pv_clock_offset_us);
+	pthread_mutex_unlock(&vm->lock);
+	meta.mem_size = vm->mem.size;
+	meta.nr_vcpus = vm->nr_vcpus;
+	meta.flags = (was_paused ? SNAP_META_PAUSED : 0) | (vm->cfg->prefer_pvh ? SNAP_META_PREFER_PVH : 0);
+	meta.ready_us = vm->ready_us;
+	meta.reboots = vm->reboots;
+	meta.boot_mode = (uint32_t)vm->boot.mode;
+	memcpy(meta.boot_format, vm->boot.format, sizeof(meta.boot_format));
+	meta.boot_format[sizeof(meta.boot_format) - 1] = '\0';
+	meta.kernel = (char *)vm->cfg->kernel;
+	meta.initrd = (char *)vm->cfg->initrd;
+	meta.cmdline = (char *)vm->cfg->cmdline;
+	r = vm->kvm.ops->ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, NULL);
+	meta.tsc_khz = r > 0 ? (uint32_t)r : 0;
+	ndev = snap_devices(vm, &pv, devs);
+	sv = (struct snap_vm){
+		.kvm = &vm->kvm, .mem = &vm->mem, .vcpus = vm->vcpus, .nr_vcpus = vm->nr_vcpus,
+		.devs = devs, .nr_devs = ndev, .mem_src_fd = vm->snap ? vm->snap->mem_fd : -1,
+		.src = vm->snap, .supported = vm->cpuid,
+	};
+	r = snap_save(&sv, &meta, dir, err, sizeof(err));
+	if (r < 0) {
+		log_err("hibernate: %s", err);
+		if (!was_paused)
+			resume_vcpus(vm);
+		snprintf(msg, sizeof(msg), "hibernate failed: %s (the VM keeps %s)", err,
+			 was_paused ? "paused" : "running");
+		return ctl_error_reply(msg);
+	}
+	fprintf(stderr, "haneul-vmm: guest hibernated to %s\n", dir);
+	finish(vm, VM_EXIT_HIBERNATED);
+	{
+		json_object *o = ok_obj();
+
+		json_object_object_add(o, "dir", json_object_new_string(dir));
+		return reply_obj(o);
+	}
+}
+
 static char *ctl_handle(void *opaque, const char *line, size_t len)
 {
 	struct vm *vm = opaque;
@@ -945,6 +1411,12 @@ static char *ctl_handle(void *opaque, const char *line, size_t len)
 		return do_console(vm, req.bytes);
 	case CTL_METRICS:
 		return do_metrics(vm);
+	case CTL_ATTACH_DRIVE:
+		return do_attach_drive(vm, &req);
+	case CTL_DETACH_DRIVE:
+		return do_detach_drive(vm, &req);
+	case CTL_HIBERNATE:
+		return do_hibernate(vm, req.dir);
 	}
 	return ctl_error_reply("unhandled command");
 }
@@ -1047,7 +1519,7 @@ static void on_stdin(struct vm *vm)
 
 static void event_loop(struct vm *vm)
 {
-	enum { P_SIG, P_NOTIFY, P_TIMER, P_STDIN, P_CTL };
+	enum { P_SIG, P_NOTIFY, P_TIMER, P_STDIN, P_VBUS, P_CTL };
 	struct pollfd pfd[P_CTL + 1 + CTLSOCK_MAX_CLIENTS];
 
 	while (!vm->done) {
@@ -1067,6 +1539,8 @@ static void event_loop(struct vm *vm)
 		pfd[P_NOTIFY] = (struct pollfd){ .fd = vm->notify_fd, .events = POLLIN };
 		pfd[P_TIMER] = (struct pollfd){ .fd = vm->timer_fd, .events = POLLIN };
 		pfd[P_STDIN] = (struct pollfd){ .fd = want_stdin ? vm->con.in_fd : -1, .events = POLLIN };
+		pfd[P_VBUS] = (struct pollfd){ .fd = vm->vbus_open ? vm->vbus.event_fd : -1,
+					       .events = POLLIN };
 		if (vm->ctl_open)
 			nctl = ctlsock_pollfds(&vm->ctl, &pfd[P_CTL], CTLSOCK_MAX_CLIENTS + 1);
 		if (poll(pfd, P_CTL + nctl, timeout) < 0) {
@@ -1084,6 +1558,8 @@ static void event_loop(struct vm *vm)
 			on_timer(vm);
 		if (!vm->done && pfd[P_STDIN].revents)
 			on_stdin(vm);
+		if (!vm->done && pfd[P_VBUS].revents)
+			vbus_process(&vm->vbus);   /* the guest let go of an ejected device */
 		if (!vm->done && nctl)
 			ctlsock_dispatch(&vm->ctl, &pfd[P_CTL], nctl);
 	}
@@ -1164,6 +1640,8 @@ int vm_run(const struct vm_config *cfg)
 	}
 	if (kvm_msr_index_list(&vm->kvm, &vm->msrs) < 0)
 		log_warn("KVM_GET_MSR_INDEX_LIST failed; setting boot MSRs unchecked");
+	if (cfg->resume_dir && resume_open(vm, &cfg) < 0)
+		goto free_cpuid;
 	r = mem_init(&vm->mem, cfg->mem_size);
 	if (r < 0) {
 		log_err("guest memory (%" PRIu64 " bytes): %s", cfg->mem_size, strerror(-r));
@@ -1182,6 +1660,8 @@ int vm_run(const struct vm_config *cfg)
 		log_err("device registration: %s", strerror(-r));
 		goto close_console;
 	}
+	if (create_virtio(vm) < 0)
+		goto close_console;
 	vm->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (vm->notify_fd < 0 || vm->timer_fd < 0) {
@@ -1201,12 +1681,14 @@ int vm_run(const struct vm_config *cfg)
 		log_err("signals: %s", strerror(-r));
 		goto close_ctl;
 	}
-	if (start_machine(vm, false) < 0)
+	if ((cfg->resume_dir ? resume_machine(vm) : start_machine(vm, false)) < 0)
 		goto restore_signals;
-	log_info("started: %u vCPU(s), %" PRIu64 " MiB, kernel %s (%s)", vm->nr_vcpus,
-		 vm->mem.size >> 20, cfg->kernel, vm->boot.format);
+	log_info("%s: %u vCPU(s), %" PRIu64 " MiB, kernel %s (%s)",
+		 cfg->resume_dir ? "resumed" : "started", vm->nr_vcpus,
+		 vm->mem.size >> 20, cfg->kernel ? cfg->kernel : "?", vm->boot.format);
 	event_loop(vm);
 	status = vm->final_status;
+	stop_verify(vm);
 	destroy_machine(vm);
 
 restore_signals:
@@ -1221,10 +1703,17 @@ close_fds:
 	if (vm->notify_fd >= 0)
 		close(vm->notify_fd);
 close_console:
+	if (vm->vbus_open)
+		vbus_free(&vm->vbus);   /* flushes and unlocks the drives */
 	console_close(&vm->con);
 free_mem:
 	mem_free(&vm->mem);
 free_cpuid:
+	stop_verify(vm);
+	if (vm->snap) {
+		snap_close(vm->snap);
+		free(vm->snap);
+	}
 	free(vm->cpuid);
 	free(vm->msrs);
 close_kvm:

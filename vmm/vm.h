@@ -15,9 +15,21 @@ enum vm_exit_status {
 	VM_EXIT_ERROR = 1,       /* KVM/host failure, bad kernel, I/O error */
 	VM_EXIT_USAGE = 2,       /* bad command line */
 	VM_EXIT_CRASHED = 3,     /* emulation failure, failed entry, guest crash */
-	VM_EXIT_HIBERNATED = 4,  /* reserved: state saved to disk */
+	VM_EXIT_HIBERNATED = 4,  /* state saved to disk (control "hibernate") */
 	VM_EXIT_FORCED_OFF = 5,  /* stopped by SIGTERM/SIGINT, shutdown timeout or force */
 };
+
+#define VM_MAX_DRIVES 16
+
+/* A --drive (issue 4, vmm/virtio/blk.h). */
+struct vm_drive {
+	const char *file;
+	const char *id;              /* volume id: virtio-blk serial, control-socket name */
+	bool readonly;
+};
+
+struct vnet_cfg;
+struct vsock_cfg;
 
 struct vm_config {
 	const char *kernel;
@@ -32,6 +44,16 @@ struct vm_config {
 	unsigned int shutdown_timeout_s;
 	const char *kvm_path;        /* normally "/dev/kvm" */
 	uint64_t start_ns;           /* CLOCK_MONOTONIC at process start (PV CLOCK origin) */
+	struct vm_drive drives[VM_MAX_DRIVES]; /* the first is the root drive (/dev/vda) */
+	unsigned int nr_drives;
+	bool no_rng;                 /* --no-rng: no virtio-rng device */
+	const struct vnet_cfg *nets; /* --net (vmm/virtio/vnet.h), nr_nets of them */
+	unsigned int nr_nets;
+	const struct vsock_cfg *vsock; /* --vsock (vmm/virtio/vsock.h); NULL = none */
+	const char *resume_dir;      /* --resume DIR: continue a hibernated VM (kernel,
+	                                vcpus, mem come from the snapshot); NULL = boot */
+	bool verify_memory_first;    /* --verify-memory: check the whole memory file
+	                                before starting (default: in the background) */
 };
 
 /* Run the VM until it powers off, crashes, or is forced off.  Returns an

@@ -2,7 +2,8 @@
 # Its own flags: no libc, no SSE, no red zone, no sanitizers (SANITIZE and
 # EXTRA_CFLAGS are for host binaries, never for guest code).
 TINY_ELF  := $(O)/images/tiny/tiny.elf
-TINY_OBJS := $(O)/images/tiny/entry.o $(O)/images/tiny/uart.o $(O)/images/tiny/tiny.o
+TINY_OBJS := $(addprefix $(O)/images/tiny/,entry.o uart.o tiny.o clock.o virtio.o vblk.o vnet.o \
+	net.o http.o)
 TINY_CFLAGS := -std=gnu11 -O2 -g $(WARN) -I. \
 	-ffreestanding -nostdlib -fno-builtin -fno-pic -fno-pie -mcmodel=small \
 	-mno-red-zone -mno-sse -mno-mmx -mgeneral-regs-only \

@@ -37,3 +37,26 @@ $(FUZZ_O)/tests/fuzz/fuzz_api_policy: tests/fuzz/fuzz_api_policy.c api/policy.c 
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_API_CFLAGS) tests/fuzz/fuzz_api_policy.c api/policy.c $(FUZZ_API_LIBS) -o $@
 
 fuzz: $(FUZZ_O)/tests/fuzz/fuzz_api_query $(FUZZ_O)/tests/fuzz/fuzz_api_sigv4 $(FUZZ_O)/tests/fuzz/fuzz_api_policy
+
+# virtio (issue 4): the split virtqueue + virtio-blk request parser with
+# arbitrary guest memory.  build-fuzz/tests/fuzz/fuzz_virtq -max_total_time=300
+FUZZ_VIRTQ_SRCS := tests/fuzz/fuzz_virtq.c vmm/virtio/virtq.c vmm/virtio/blk.c vmm/virtio/virtio.c \
+                   vmm/mem.c common/log.c
+
+$(FUZZ_O)/tests/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) vmm/virtio/virtio.h vmm/virtio/blk.h vmm/mem.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_API_CFLAGS) $(FUZZ_VIRTQ_SRCS) $(FUZZ_API_LIBS) -lpthread -o $@
+
+fuzz: $(FUZZ_O)/tests/fuzz/fuzz_virtq
+
+# Hibernate snapshot parser (issue 5): the `state` file header/sections and
+# the META/MEMT/legacy-device section decoders.
+#   make fuzz -> build/fuzz/tests/fuzz/fuzz_snap
+FUZZ_SNAP_SRCS := tests/fuzz/fuzz_snap.c vmm/snap.c vmm/snap_dev.c vmm/dev/uart.c vmm/dev/i8042.c \
+                  vmm/dev/rtc.c
+
+$(FUZZ_O)/tests/fuzz/fuzz_snap: $(FUZZ_SNAP_SRCS) vmm/snap.h vmm/snap_dev.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SNAP_SRCS) -o $@
+
+fuzz: $(FUZZ_O)/tests/fuzz/fuzz_snap

@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/boot/acpi.h"
@@ -202,6 +204,55 @@ static void test_acpi_virtio_mmio_devices(void **state)
 	mem_free(&gm);
 }
 
+/* Hotplug (vmm/virtio/vbus.c): every slot in a container with _STA/_EJ0,
+ * the GED with _EVT, the register fields; and iasl accepts the AML. */
+static void test_acpi_virtio_hotplug(void **state)
+{
+	struct boot_virtio_mmio devs[PLAT_VIRTIO_MMIO_SLOTS];
+	struct boot_hotplug hp = { PLAT_HOTPLUG_ADDR, PLAT_HOTPLUG_GSI };
+	struct guest_mem gm;
+	struct tables t;
+	uint64_t rsdp = 0;
+	char err[256] = "";
+	uint32_t dlen;
+
+	(void)state;
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++)
+		devs[i] = (struct boot_virtio_mmio){ PLAT_VIRTIO_MMIO_BASE + i * 0x1000, 0x1000,
+						     PLAT_VIRTIO_GSI_BASE + i % PLAT_VIRTIO_GSI_COUNT };
+	assert_int_equal(mem_init(&gm, 16ULL << 20), 0);
+	assert_int_equal(acpi_write(&gm, &(struct acpi_cfg){ .nr_vcpus = 2, .virtio_mmio = devs,
+		.nr_virtio_mmio = PLAT_VIRTIO_MMIO_SLOTS, .hotplug = &hp }, &rsdp, err, sizeof(err)), 0);
+	find_tables(&gm, rsdp, &t);
+	dlen = bootu_rd32(t.dsdt + 4);
+	assert_int_equal(count(t.dsdt, dlen, "LNRO0005", 8), PLAT_VIRTIO_MMIO_SLOTS);
+	assert_int_equal(count(t.dsdt, dlen, "_STA", 4), PLAT_VIRTIO_MMIO_SLOTS);
+	assert_int_equal(count(t.dsdt, dlen, "_EJ0", 4), PLAT_VIRTIO_MMIO_SLOTS);
+	assert_true(contains(t.dsdt, dlen, "ACPI0013", 8));
+	assert_true(contains(t.dsdt, dlen, "ACPI0004", 8));
+	assert_true(contains(t.dsdt, dlen, "_EVT", 4));
+	assert_true(contains(t.dsdt, dlen, "HPPR", 4));
+	/* iasl, when installed, must disassemble it without errors. */
+	if (system("command -v iasl >/dev/null 2>&1") == 0) {
+		FILE *fp = fopen("/tmp/haneul-test-dsdt.aml", "wb");
+		int rc;
+
+		assert_non_null(fp);
+		assert_int_equal(fwrite(t.dsdt, 1, dlen, fp), dlen);
+		fclose(fp);
+		rc = system("cd /tmp && iasl -d haneul-test-dsdt.aml >/tmp/haneul-test-iasl.log 2>&1 && "
+			    "! grep -qiE '^(Error|Warning)' /tmp/haneul-test-iasl.log && "
+			    "grep -q 'ACPI0013' haneul-test-dsdt.dsl && grep -q 'Notify (VIOC, Zero)' "
+			    "haneul-test-dsdt.dsl");
+		assert_int_equal(rc, 0);
+	}
+	/* A register block above 4 GiB or a GSI beyond the IOAPIC: refused. */
+	hp.gsi = 24;
+	assert_int_equal(acpi_write(&gm, &(struct acpi_cfg){ .nr_vcpus = 2, .virtio_mmio = devs,
+		.nr_virtio_mmio = 1, .hotplug = &hp }, &rsdp, err, sizeof(err)), -EINVAL);
+	mem_free(&gm);
+}
+
 static void test_acpi_refuses_bad_cfg(void **state)
 {
 	struct boot_virtio_mmio dev = { 0xd0000000ULL, 0x200, 24 };
@@ -308,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_acpi_2_vcpus),
 		cmocka_unit_test(test_acpi_32_vcpus),
 		cmocka_unit_test(test_acpi_virtio_mmio_devices),
+		cmocka_unit_test(test_acpi_virtio_hotplug),
 		cmocka_unit_test(test_acpi_refuses_bad_cfg),
 		cmocka_unit_test(test_mptable),
 	};

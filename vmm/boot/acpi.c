@@ -84,6 +84,17 @@ static void gas_io8(uint8_t *g, uint16_t port)
 #define AML_EXTPREFIX   0x5b
 #define AML_DEVICE      0x82   /* after AML_EXTPREFIX */
 #define AML_ROOTCHAR    0x5c   /* '\' */
+#define AML_OPREGION    0x80   /* after AML_EXTPREFIX */
+#define AML_FIELD       0x81   /* after AML_EXTPREFIX */
+#define AML_METHOD      0x14
+#define AML_LOCAL0      0x60
+#define AML_LOCAL1      0x61
+#define AML_STORE       0x70
+#define AML_AND         0x7b
+#define AML_OR          0x7d
+#define AML_NOTIFY      0x86
+#define AML_IF          0xa0
+#define AML_RETURN      0xa4
 #define AML_PKG_RESERVE 4      /* longest PkgLength encoding */
 
 struct aml {
@@ -266,6 +277,115 @@ static void aml_device_begin(struct aml *a, const char name[4], size_t *pkg)
 	aml_nameseg(a, name);
 }
 
+static void aml_method_begin(struct aml *a, const char name[4], uint8_t flags, size_t *pkg)
+{
+	aml_byte(a, AML_METHOD);
+	*pkg = aml_pkg_begin(a);
+	aml_nameseg(a, name);
+	aml_byte(a, flags);          /* bits 0-2: argument count, bit 3: serialized */
+}
+
+/* Hotplug registers (boot.h, struct boot_hotplug):
+ *   OperationRegion (HPRG, SystemMemory, reg_addr, 16)
+ *   Field (HPRG, DWordAcc, NoLock, Preserve) { HPPR, 32, HPIN, 32, HPEJ, 32, HPEX, 32 } */
+static void aml_hotplug_regs(struct aml *a, const struct boot_hotplug *hp)
+{
+	static const char fields[4][4] = { { 'H', 'P', 'P', 'R' }, { 'H', 'P', 'I', 'N' },
+					   { 'H', 'P', 'E', 'J' }, { 'H', 'P', 'E', 'X' } };
+	size_t pkg;
+
+	aml_byte(a, AML_EXTPREFIX);
+	aml_byte(a, AML_OPREGION);
+	aml_nameseg(a, "HPRG");
+	aml_byte(a, 0x00);           /* SystemMemory */
+	aml_int(a, (uint32_t)hp->reg_addr);
+	aml_int(a, 16);
+	aml_byte(a, AML_EXTPREFIX);
+	aml_byte(a, AML_FIELD);
+	pkg = aml_pkg_begin(a);
+	aml_nameseg(a, "HPRG");
+	aml_byte(a, 0x03);           /* DWordAcc, NoLock, Preserve */
+	for (int i = 0; i < 4; i++) {
+		aml_nameseg(a, fields[i]);
+		aml_byte(a, 32);     /* field width in bits (a 1-byte PkgLength) */
+	}
+	aml_pkg_end(a, pkg);
+}
+
+/* Per slot n with hotplug:
+ *   Method (_STA) { If (And (HPPR, 1 << n)) { Return (0x0F) } Return (Zero) }
+ *   Method (_EJ0, 1) { Store (n, HPEX) } */
+static void aml_slot_methods(struct aml *a, unsigned int n)
+{
+	size_t m, i;
+
+	aml_method_begin(a, "_STA", 0, &m);
+	aml_byte(a, AML_IF);
+	i = aml_pkg_begin(a);
+	aml_byte(a, AML_AND);
+	aml_nameseg(a, "HPPR");
+	aml_int(a, 1u << n);
+	aml_byte(a, AML_ZERO);       /* no target */
+	aml_byte(a, AML_RETURN);
+	aml_int(a, 0x0f);            /* present, enabled, shown, functioning */
+	aml_pkg_end(a, i);
+	aml_byte(a, AML_RETURN);
+	aml_byte(a, AML_ZERO);
+	aml_pkg_end(a, m);
+
+	aml_method_begin(a, "_EJ0", 1, &m);
+	aml_byte(a, AML_STORE);
+	aml_int(a, n);
+	aml_nameseg(a, "HPEX");
+	aml_pkg_end(a, m);
+}
+
+/* The Generic Event Device (evged.c in Linux):
+ *   Device (GED_) { _HID "ACPI0013", _UID 0, _CRS { Interrupt (Edge, High) {gsi} }
+ *     Method (_EVT, 1, Serialized) {
+ *       Store (HPIN, Local0)  Store (HPEJ, Local1)        // read-to-clear
+ *       If (Or (Local0, Local1)) { Notify (VIOC, 0) }     // bus check
+ *   } }
+ * A bus check on the container makes Linux re-read every child's _STA:
+ * new ones are enumerated (the virtio-mmio driver probes them), vanished
+ * ones are trimmed.  Notify on a LNRO0005 device itself would do nothing:
+ * Linux only acts on hotplug notifications for objects with a scan
+ * handler, and the container (ACPI0004) has one. */
+static void aml_ged(struct aml *a, const struct boot_hotplug *hp)
+{
+	uint8_t res[16];
+	size_t dev, m, i, n;
+
+	aml_device_begin(a, "GED_", &dev);
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_byte(a, AML_NAME);
+	aml_nameseg(a, "_UID");
+	aml_int(a, 0);
+	n = res_ext_irq(res, hp->gsi);
+	aml_crs(a, res, n);
+	aml_method_begin(a, "_EVT", 0x08 | 1, &m);
+	aml_byte(a, AML_STORE);
+	aml_nameseg(a, "HPIN");
+	aml_byte(a, AML_LOCAL0);
+	aml_byte(a, AML_STORE);
+	aml_nameseg(a, "HPEJ");
+	aml_byte(a, AML_LOCAL1);
+	aml_byte(a, AML_IF);
+	i = aml_pkg_begin(a);
+	aml_byte(a, AML_OR);
+	aml_byte(a, AML_LOCAL0);
+	aml_byte(a, AML_LOCAL1);
+	aml_byte(a, AML_ZERO);
+	aml_byte(a, AML_NOTIFY);
+	aml_nameseg(a, "VIOC");
+	aml_byte(a, AML_ZERO);       /* 0: bus check */
+	aml_pkg_end(a, i);
+	aml_pkg_end(a, m);
+	aml_pkg_end(a, dev);
+}
+
 /* The DSDT body.  In ASL:
  *
  *   Name (_S5, Package () { 5, 0, 0, 0 })      // SLP_TYP for poweroff
@@ -331,6 +451,22 @@ static void dsdt_body(struct aml *a, const struct acpi_cfg *cfg)
 	aml_crs(a, res, n);
 	aml_pkg_end(a, dev);
 
+	/* With hotplug, the virtio devices live in a container (ACPI0004)
+	 * that the GED bus-checks; every slot is there from boot and its
+	 * _STA says whether a device is plugged in. */
+	size_t vioc = 0;
+
+	if (cfg->hotplug) {
+		aml_hotplug_regs(a, cfg->hotplug);
+		aml_ged(a, cfg->hotplug);
+		aml_device_begin(a, "VIOC", &vioc);
+		aml_byte(a, AML_NAME);
+		aml_nameseg(a, "_HID");
+		aml_string(a, "ACPI0004");
+		aml_byte(a, AML_NAME);
+		aml_nameseg(a, "_UID");
+		aml_int(a, 0);
+	}
 	for (unsigned int i = 0; i < cfg->nr_virtio_mmio; i++) {
 		const struct boot_virtio_mmio *v = &cfg->virtio_mmio[i];
 		char name[4] = { 'V', 'R', (char)('0' + i / 10), (char)('0' + i % 10) };
@@ -348,8 +484,12 @@ static void dsdt_body(struct aml *a, const struct acpi_cfg *cfg)
 		n = res_mem32_fixed(res, (uint32_t)v->addr, (uint32_t)v->size);
 		n += res_ext_irq(res + n, v->gsi);
 		aml_crs(a, res, n);
+		if (cfg->hotplug)
+			aml_slot_methods(a, i);
 		aml_pkg_end(a, dev);
 	}
+	if (cfg->hotplug)
+		aml_pkg_end(a, vioc);
 	aml_pkg_end(a, scope);
 }
 
@@ -477,6 +617,11 @@ static int check_cfg(const struct acpi_cfg *cfg, char *err, size_t errlen)
 	    (cfg->nr_virtio_mmio && !cfg->virtio_mmio))
 		return bootu_err(err, errlen, -EINVAL, "virtio-mmio: %u devices (max %u)",
 				 cfg->nr_virtio_mmio, BOOT_MAX_VIRTIO_MMIO);
+	if (cfg->hotplug && (cfg->nr_virtio_mmio > 32 || cfg->hotplug->reg_addr > MEM_4G - 16 ||
+			     cfg->hotplug->gsi >= ACPI_IOAPIC_PINS))
+		return bootu_err(err, errlen, -EINVAL,
+				 "virtio-mmio hotplug: registers at 0x%llx or GSI %u unusable",
+				 (unsigned long long)cfg->hotplug->reg_addr, cfg->hotplug->gsi);
 	for (unsigned int i = 0; i < cfg->nr_virtio_mmio; i++) {
 		const struct boot_virtio_mmio *v = &cfg->virtio_mmio[i];
 

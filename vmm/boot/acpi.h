@@ -38,6 +38,7 @@ struct acpi_cfg {
 	unsigned int nr_vcpus;                     /* 1..BOOT_MAX_VCPUS */
 	const struct boot_virtio_mmio *virtio_mmio;
 	unsigned int nr_virtio_mmio;
+	const struct boot_hotplug *hotplug;        /* NULL: no _STA/_EJ0, no GED */
 };
 
 /* Build the tables and write them to gm at PLAT_ACPI_ADDR.  *rsdp_gpa

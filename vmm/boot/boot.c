@@ -293,7 +293,8 @@ int boot_load(struct guest_mem *gm, const struct boot_opts *o,
 	if (rc)
 		goto out_close;
 	rc = acpi_write(gm, &(struct acpi_cfg){ .nr_vcpus = o->nr_vcpus,
-			.virtio_mmio = o->virtio_mmio, .nr_virtio_mmio = o->nr_virtio_mmio },
+			.virtio_mmio = o->virtio_mmio, .nr_virtio_mmio = o->nr_virtio_mmio,
+			.hotplug = o->hotplug },
 			&rsdp, err, errlen);
 	if (rc)
 		goto out_close;
@@ -301,6 +302,28 @@ int boot_load(struct guest_mem *gm, const struct boot_opts *o,
 	if (rc) {
 		bootu_err(err, errlen, rc, "mptable: cannot write the MP table");
 		goto out_close;
+	}
+	/* Linux on a hardware-reduced ACPI platform without EFI picks BOOT_EFI
+	 * as its reboot method (reboot_init(): efi_reboot_required()), which
+	 * does nothing and falls through to BOOT_BIOS: machine_real_restart()
+	 * jumps to the BIOS reset vector F000:FFF0 in real mode.  There is no
+	 * BIOS here, so put a stub at the vector that does what a firmware
+	 * reset does: write the ACPI reset register (then halt).  It lies in
+	 * the last 16 bytes of the ACPI area, far beyond the tables. */
+	{
+		static const uint8_t reset_stub[] = {
+			0xb0, PLAT_ACPI_RESET_VALUE,           /* mov al, RESET_VALUE */
+			0xba, PLAT_ACPI_RESET_PORT & 0xff,
+			(PLAT_ACPI_RESET_PORT >> 8) & 0xff,    /* mov dx, RESET_PORT */
+			0xee,                                  /* out dx, al */
+			0xf4,                                  /* 1: hlt */
+			0xeb, 0xfd,                            /* jmp 1b */
+		};
+		rc = mem_write(gm, PLAT_RESET_VECTOR_ADDR, reset_stub, sizeof(reset_stub));
+		if (rc) {
+			bootu_err(err, errlen, rc, "boot: cannot write the reset vector stub");
+			goto out_close;
+		}
 	}
 	rc = mem_write(gm, PLAT_CMDLINE_ADDR, cmdline, cmdline_len + 1);
 	if (!rc)

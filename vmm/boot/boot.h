@@ -37,6 +37,17 @@ struct boot_virtio_mmio {
 	uint32_t gsi;             /* IOAPIC pin (0..23), edge-triggered, active high */
 };
 
+/* Optional ACPI hotplug of those devices (vmm/virtio/vbus.h): every device
+ * gets _STA (bit n of the 32-bit PRESENT register at reg_addr) and _EJ0
+ * (writes n to reg_addr + 0xc), and a Generic Event Device (ACPI0013) on
+ * `gsi` whose _EVT notifies the devices named by INSERTED (+0x4, device
+ * check) and EJECTREQ (+0x8, eject request).  Register layout:
+ * PLAT_HOTPLUG_* in vmm/platform.h. */
+struct boot_hotplug {
+	uint64_t reg_addr;        /* below 4 GiB */
+	uint32_t gsi;             /* IOAPIC pin (0..23), edge-triggered, active high */
+};
+
 struct boot_opts {
 	const char *kernel_path;  /* required */
 	const char *initrd_path;  /* NULL: no initrd */
@@ -46,6 +57,7 @@ struct boot_opts {
 	/* Optional: devices described in the DSDT (NULL/0: none). */
 	const struct boot_virtio_mmio *virtio_mmio;
 	unsigned int nr_virtio_mmio; /* 0..BOOT_MAX_VIRTIO_MMIO */
+	const struct boot_hotplug *hotplug; /* NULL: devices always present, no GED */
 };
 
 struct boot_info {
