@@ -32,6 +32,7 @@
 #define API_MAX_SERVICES 16
 
 struct api_req;
+struct ec2;
 
 enum api_protocol {
 	API_PROTO_QUERY, /* IAM, STS, ELBv2, AutoScaling: <ErrorResponse>, PascalCase */
@@ -83,6 +84,8 @@ struct api {
 	size_t n_services;
 	/* The clock, injectable for tests (SigV4 skew). */
 	time_t (*now)(void);
+	/* The EC2 service's context (api/ec2.h); NULL while EC2 is the stub. */
+	struct ec2 *ec2;
 };
 
 /* Transport-independent request and response (http.c fills them from

@@ -6,7 +6,8 @@
  *   haneul-net tap-create VPC TAP | tap-delete VPC TAP
  *   haneul-net exec VPC CMD [ARG...]
  *
- * Exit status: 0 done, 1 failed (one line on stderr), 2 usage.
+ * Exit status: 0 done, 1 failed (one line on stderr), 2 usage; exec: the
+ * command's own status, 127 when it cannot be run.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -129,7 +130,8 @@ int main(int argc, char **argv)
 		close(saved);
 		execvp(argv[3], &argv[3]);
 		snprintf(err, sizeof(err), "%s: %s", argv[3], strerror(errno));
-		return fail(err, -errno) == 1 ? 127 : 127;
+		fail(err, -errno);
+		return 127; /* as a shell says "command not found" */
 	}
 	return usage(stderr, 2);
 }

@@ -1213,6 +1213,10 @@ static int resume_machine(struct vm *vm)
 	r = kvm_create_vm(&vm->kvm, &vm->mem, err, sizeof(err));
 	if (r < 0)
 		goto fail;
+	if (vm->vbus_open && (r = vbus_vm_created(&vm->vbus, &vm->kvm)) < 0) {
+		snprintf(err, sizeof(err), "virtio: KVM_IRQFD: %s", strerror(-r));
+		goto destroy;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		r = snap_vcpu_create(&vm->vcpus[i], &vm->kvm, i, err, sizeof(err));
 		vm->vcpus[i].vm = vm;
@@ -1302,6 +1306,27 @@ static char *do_hibernate(struct vm *vm, const char *dir)
 		return ctl_error_reply("the snapshot this VM resumed from failed verification");
 	if (vm->shutdown_requested || vm->reboot_requested)
 		return ctl_error_reply("a shutdown or reboot is in progress");
+	/* virtio device state (queues, features) is not in the snapshot yet
+	 * (docs/hibernate.md): refuse rather than resume a guest whose driver
+	 * would find its device reset.  Devices the guest never touched are
+	 * re-created by the resuming process's command line. */
+	if (vm->vbus_open) {
+		for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++) {
+			struct vbus_slot *sl = &vm->vbus.slots[i];
+			uint32_t st;
+
+			if (sl->state == VBUS_EMPTY || !sl->dev)
+				continue;
+			pthread_mutex_lock(&sl->dev->lock);
+			st = sl->dev->status;
+			pthread_mutex_unlock(&sl->dev->lock);
+			if (st || sl->state != VBUS_PRESENT) {
+				snprintf(msg, sizeof(msg), "virtio device %s is in use by the guest: saving "
+					 "virtio state is not supported yet; nothing was changed", sl->id);
+				return ctl_error_reply(msg);
+			}
+		}
+	}
 	if (!was_paused && pause_vcpus(vm) < 0)
 		return ctl_error_reply("vCPUs did not stop within 5 s; still running");
 	pthread_mutex_lock(&vm->lock);
@@ -1683,8 +1708,8 @@ int vm_run(const struct vm_config *cfg)
 	}
 	if ((cfg->resume_dir ? resume_machine(vm) : start_machine(vm, false)) < 0)
 		goto restore_signals;
-	log_info("%s: %u vCPU(s), %" PRIu64 " MiB, kernel %s (%s)",
-		 cfg->resume_dir ? "resumed" : "started", vm->nr_vcpus,
+	log_info("%s %" PRIu64 " us after process start: %u vCPU(s), %" PRIu64 " MiB, kernel %s (%s)",
+		 cfg->resume_dir ? "resumed" : "started", vm_us(vm), vm->nr_vcpus,
 		 vm->mem.size >> 20, cfg->kernel ? cfg->kernel : "?", vm->boot.format);
 	event_loop(vm);
 	status = vm->final_status;

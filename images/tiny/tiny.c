@@ -578,6 +578,7 @@ static void tiny_help(struct tiny *t)
 	tiny_say(t, "  echo TEXT    print TEXT");
 	tiny_say(t, "  compute N    sum of the primes below N (N <= 1000000)");
 	tiny_say(t, "  count        add one to a counter and print it");
+	tiny_say(t, "  fill MB      dirty MB MiB of RAM above 16 MiB (benchmarks)");
 	tiny_say(t, "  uptime       microseconds since the VMM started (PV clock)");
 	tiny_say(t, "  poweroff     ACPI S5 (QEMU: isa-debug-exit)");
 	tiny_say(t, "  reboot       ACPI reset register, then i8042 reset");
@@ -624,6 +625,21 @@ static void tiny_run(struct tiny *t, char *line)
 		uart_puts(&t->uart, "count = ");
 		uart_put_u64(&t->uart, t->count);
 		uart_nl(&t->uart);
+	} else if (tiny_streq(cmd, "fill")) {
+		/* bench/hibernate: dirty MB MiB of RAM from 16 MiB up, one
+		 * word per 4 KiB page (few emulated instructions, every page
+		 * non-zero).  The caller makes sure the guest has that RAM. */
+		while (*arg == ' ')
+			arg++;
+		if (!tiny_parse_u64(arg, 1008, &v)) {
+			tiny_say(t, "tiny: usage: fill MB (0 <= MB <= 1008)");
+			return;
+		}
+		for (uint64_t a = 16ull << 20; a < (16ull << 20) + (v << 20); a += 4096)
+			*(volatile uint64_t *)(uintptr_t)a = a | 1;
+		uart_puts(&t->uart, "fill ");
+		uart_put_u64(&t->uart, v);
+		tiny_say(t, " MiB done");
 	} else if (tiny_streq(cmd, "uptime")) {
 		if (tiny_clock_us(t, &v)) {
 			uart_puts(&t->uart, "uptime_us = ");

@@ -39,7 +39,8 @@ $(FUZZ_O)/tests/fuzz/fuzz_api_policy: tests/fuzz/fuzz_api_policy.c api/policy.c 
 fuzz: $(FUZZ_O)/tests/fuzz/fuzz_api_query $(FUZZ_O)/tests/fuzz/fuzz_api_sigv4 $(FUZZ_O)/tests/fuzz/fuzz_api_policy
 
 # virtio (issue 4): the split virtqueue + virtio-blk request parser with
-# arbitrary guest memory.  build-fuzz/tests/fuzz/fuzz_virtq -max_total_time=300
+# arbitrary guest memory.  Seeds (a well-formed IN and an indirect OUT request):
+#   build/fuzz/tests/fuzz/fuzz_virtq -max_total_time=300 CORPUS_DIR tests/fuzz/virtq_seeds
 FUZZ_VIRTQ_SRCS := tests/fuzz/fuzz_virtq.c vmm/virtio/virtq.c vmm/virtio/blk.c vmm/virtio/virtio.c \
                    vmm/mem.c common/log.c
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -243,7 +244,16 @@ int virtio_dev_init(struct virtio_dev *d, const struct guest_mem *mem)
 		if (d->kick_fd[i] < 0)
 			goto fail_errno;
 	}
-	r = -pthread_create(&d->worker, NULL, worker_main, d);
+	/* The worker takes no signals: SIGTERM & co. belong to the main
+	 * thread's signalfd, whenever the device is created. */
+	{
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		r = -pthread_create(&d->worker, NULL, worker_main, d);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (r < 0)
 		goto fail;
 	d->worker_started = true;

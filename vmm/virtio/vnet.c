@@ -383,6 +383,7 @@ static void tx_run(struct vnet *vn, struct virtq *q)
 {
 	struct virtq_chain *c = &vn->tx_chain;
 	struct virtio_net_hdr_v1 hdr;
+	struct iovec *iov;
 	bool pushed = false;
 
 	for (;;) {
@@ -409,10 +410,12 @@ static void tx_run(struct vnet *vn, struct virtq *q)
 			virtq_push(q, c->head, 0);
 			continue;
 		}
-		vn->tx_iov[0].iov_base = &hdr;
-		vn->tx_iov[0].iov_len = HDR_LEN;
-		n = iov_tail(c->iov, c->nr_out, HDR_LEN, &vn->tx_iov[1], VIRTQ_CHAIN_MAX);
-		w = writev(vn->tap.fd, vn->tx_iov, (int)(n + 1 > 1024 ? 1024 : n + 1));
+		iov = vn->tx_iov;
+		iov[0].iov_base = &hdr;
+		iov[0].iov_len = HDR_LEN;
+		n = iov_tail(c->iov, c->nr_out, HDR_LEN, iov + 1, VIRTQ_CHAIN_MAX) + 1;
+		/* More pieces than writev takes (IOV_MAX 1024): drop, never truncate. */
+		w = n <= 1024 ? writev(vn->tap.fd, iov, (int)n) : -1;
 		if (w < 0) {
 			/* EAGAIN (tap queue full), EINVAL (kernel refused the header),
 			 * EIO (tap down): a NIC drops the frame too. */
