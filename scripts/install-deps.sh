@@ -6,6 +6,7 @@ PKGS=(
 	# build
 	build-essential pkg-config clang lld linux-libc-dev
 	libjson-c-dev libcmocka-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libxml2-dev
+	libnl-3-dev libnl-route-3-dev
 	# guests, nested real-KVM harness, benchmarks
 	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils
 	# tests drive the real AWS CLI and boto3
