@@ -22,8 +22,8 @@ struct ec2 {
 	struct api *api;
 	char vmm[PATH_MAX];
 	char images_dir[PATH_MAX];
-	char run_root[PATH_MAX];  /* DATA_DIR/ec2 */
-	char vol_root[PATH_MAX];  /* DATA_DIR/ec2/volumes */
+	char run_root[PATH_MAX + 32];  /* DATA_DIR/ec2 */
+	char vol_root[PATH_MAX + 32];  /* DATA_DIR/ec2/volumes */
 	bool supervise;
 	unsigned stop_timeout_s;
 	unsigned tiny_mem_mib;

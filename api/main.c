@@ -1,6 +1,10 @@
 /* api/main.c - haneuld: the control plane's HTTP front door.
  *
- *   haneuld [--data-dir DIR] [--listen ADDR:PORT] [--region NAME] [--threads N] [-v]
+ *   haneuld [--data-dir DIR] [--listen ADDR:PORT] [--region NAME] [--threads N]
+ *           [--vmm PATH] [--images DIR] [--stop-timeout S] [--tiny-mem MIB] [-v]
+ *
+ * EC2 instances are haneul-vmm processes (api/ec2.h); by default the VMM and
+ * the images are taken from haneuld's own directory (the build output).
  *
  * Logs go to stderr.  SIGTERM/SIGINT stop it cleanly: no new connections,
  * requests in flight finish, the database is closed. */
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/ec2.h"
 #include "api/http.h"
 #include "common/log.h"
 
@@ -29,6 +34,10 @@ static void usage(FILE *f)
 		"  --listen ADDR:PORT  listening address (default " API_DEFAULT_LISTEN "; port 0 = any)\n"
 		"  --region NAME       region (default " API_DEFAULT_REGION ")\n"
 		"  --threads N         HTTP worker threads (default 4)\n"
+		"  --vmm PATH          haneul-vmm for EC2 instances (default: next to haneuld)\n"
+		"  --images DIR        guest images: tiny/tiny.elf, linux/vmlinuz (default: DIR_OF_HANEULD/images)\n"
+		"  --stop-timeout S    graceful stop before forcing an instance off (default 30)\n"
+		"  --tiny-mem MIB      memory of haneul-tiny instances (default 64)\n"
 		"  -v, --verbose       debug logging\n");
 }
 
@@ -53,6 +62,25 @@ static int pidfile_lock(const char *dir, char *path, size_t n)
 		return -EIO;
 	}
 	return fd;
+}
+
+/* dirname(/proc/self/exe)/name into out. */
+static void beside_self(const char *name, char *out, size_t n)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (len <= 0) {
+		snprintf(out, n, "%s", name);
+		return;
+	}
+	self[len] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(out, n, "%.*s/%s", PATH_MAX - 32, self, name) >= n)
+		out[n - 1] = '\0';
 }
 
 static int write_endpoint(const char *dir, const char *host, uint16_t port, char *path, size_t n)
@@ -81,6 +109,10 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "region", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "vmm", required_argument, NULL, 'V' },
+		{ "images", required_argument, NULL, 'I' },
+		{ "stop-timeout", required_argument, NULL, 'S' },
+		{ "tiny-mem", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -89,24 +121,33 @@ int main(int argc, char **argv)
 	const char *listen = API_DEFAULT_LISTEN, *region = API_DEFAULT_REGION, *dd = NULL;
 	struct http_config cfg = { NULL, 4, 30, 1024, API_MAX_BODY };
 	struct http_server *srv = NULL;
+	char vmm_path[PATH_MAX], images_dir[PATH_MAX];
+	struct ec2_config ec2cfg = { vmm_path, images_dir, true, 30, 64 };
 	struct api api;
 	enum log_level level = LOG_INFO;
 	sigset_t set;
 	uint16_t port;
 	int c, sig, pid_fd, err, rc = 1;
 
+	beside_self("haneul-vmm", vmm_path, sizeof(vmm_path));
+	beside_self("images", images_dir, sizeof(images_dir));
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dd = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'r': region = optarg; break;
 		case 't': cfg.threads = (unsigned)atoi(optarg); break;
+		case 'V': snprintf(vmm_path, sizeof(vmm_path), "%s", optarg); break;
+		case 'I': snprintf(images_dir, sizeof(images_dir), "%s", optarg); break;
+		case 'S': ec2cfg.stop_timeout_s = (unsigned)atoi(optarg); break;
+		case 'M': ec2cfg.tiny_mem_mib = (unsigned)atoi(optarg); break;
 		case 'v': level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || cfg.threads < 1 || cfg.threads > 256) {
+	if (optind != argc || cfg.threads < 1 || cfg.threads > 256 || ec2cfg.stop_timeout_s < 1 ||
+	    ec2cfg.stop_timeout_s > 3600 || ec2cfg.tiny_mem_mib < 16 || ec2cfg.tiny_mem_mib > 4096) {
 		usage(stderr);
 		return 2;
 	}
@@ -150,9 +191,15 @@ int main(int argc, char **argv)
 	err = api_init(&api, data_dir, region);
 	if (err)
 		goto out_pid;
-	err = http_start(&api, &cfg, &srv);
+	err = ec2_new(&api, &ec2cfg);
 	if (err)
 		goto out_api;
+	err = ec2_start(&api);
+	if (err)
+		goto out_ec2;
+	err = http_start(&api, &cfg, &srv);
+	if (err)
+		goto out_ec2;
 	if (write_endpoint(data_dir, host, http_port(srv), ep_path, sizeof(ep_path)))
 		log_warn("cannot write %s/endpoint", data_dir);
 	log_info("listening on %s:%u, region %s, account %s, data dir %s", host, http_port(srv), api.region,
@@ -169,6 +216,8 @@ int main(int argc, char **argv)
 	http_stop(srv);
 	unlink(ep_path);
 	rc = 0;
+out_ec2:
+	ec2_free(&api); /* the VMMs keep running: a later haneuld re-adopts them */
 out_api:
 	api_fini(&api);
 out_pid:

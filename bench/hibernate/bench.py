@@ -20,7 +20,6 @@ nothing is asserted here (tests/ do that, without timing).
 """
 import json
 import os
-import re
 import shutil
 import socket
 import statistics

@@ -16,14 +16,13 @@ import re
 import shutil
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmmctl import TINY, VMM, Vm, VmError  # noqa: E402
+from vmmctl import VMM, Vm  # noqa: E402
 
 CASES = []
 
@@ -38,7 +37,7 @@ def expect(cond, why):
         raise AssertionError(why)
 
 
-def boot(mem="64M", vcpus=1, env=None):
+def boot(mem="64M", vcpus=1):
     vm = Vm(mem=mem, vcpus=vcpus)
     vm.wait_ready()
     return vm
@@ -64,14 +63,6 @@ def hibernate(vm, snap):
     expect(rc == 4, "exit status %s after hibernate (stderr %r)" % (rc, vm.err.text()[-300:]))
     expect("haneul-vmm: guest hibernated to %s" % snap in vm.err.text(),
            "no 'guest hibernated' line: %r" % vm.err.text()[-300:])
-
-
-def ctl_socket_vm(snap, extra=()):
-    """A resumed VM with a control socket (vmmctl's argv mode has none)."""
-    vm = resume(snap, extra)
-    vm.sock = os.path.join(vm.tmp, "ctl.sock")
-    vm.argv = None
-    return vm
 
 
 def resume_ctl(snap, extra=()):
@@ -392,8 +383,6 @@ def kill_during_save(snap, stage, old_count):
 def kill_9_during_save_leaves_old_or_new():
     snap = tempfile.mkdtemp(prefix="haneul-hib.")
     try:
-        # First save ever, killed before the commit: no snapshot at all.
-        vm_env = os.environ.copy()
         outcomes = []
         # Start from a good snapshot at count 2.
         good_snapshot(snap, 2)
