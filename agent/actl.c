@@ -161,11 +161,20 @@ static char *to_line(struct json_object *obj)
 	return line;
 }
 
+/* Seconds with two decimals, as /proc/uptime prints them. */
+static struct json_object *seconds(double v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.2f", v);
+	return json_object_new_double_s(v, buf);
+}
+
 /* Adds the identity fields shared by "ready" and "metadata". */
 static void add_info(struct json_object *o, const struct actl_info *info)
 {
 	json_object_object_add(o, "instance_id", json_object_new_string(info->instance_id));
-	json_object_object_add(o, "uptime", json_object_new_double(info->uptime));
+	json_object_object_add(o, "uptime", seconds(info->uptime));
 	json_object_object_add(o, "boot_id", json_object_new_string(info->boot_id));
 	json_object_object_add(o, "nproc", json_object_new_int64(info->nproc));
 	json_object_object_add(o, "kernel", json_object_new_string(info->kernel));
@@ -231,7 +240,7 @@ char *actl_ping_reply(double uptime)
 	if (!o)
 		return NULL;
 	json_object_object_add(o, "pong", json_object_new_boolean(1));
-	json_object_object_add(o, "uptime", json_object_new_double(uptime));
+	json_object_object_add(o, "uptime", seconds(uptime));
 	return actl_ok_reply(o);
 }
 

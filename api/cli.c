@@ -4,6 +4,8 @@
  *   haneul [--data-dir DIR] down | status
  *   haneul [opts] call SERVICE ACTION [Name=Value ...]   e.g. call iam ListUsers
  *   haneul [opts] whoami                                  (sts GetCallerIdentity)
+ *   haneul [opts] run | ls | stop | start | reboot | terminate | console |
+ *                 volume ... | billing               (EC2 shortcuts, cli_ec2.inc)
  *
  * opts: --endpoint-url URL, --profile NAME, --region NAME.  Calls are signed
  * with SigV4 from an AWS credentials file: $AWS_SHARED_CREDENTIALS_FILE,
@@ -27,6 +29,8 @@
 #include "api/query.h"
 #include "api/sigv4.h"
 #include "common/strbuf.h"
+
+#include <openssl/evp.h>
 
 struct cli {
 	char data_dir[PATH_MAX];
@@ -55,6 +59,13 @@ static void usage(FILE *f)
 		"       haneul [--data-dir DIR] down | status\n"
 		"       haneul [--endpoint-url URL] [--profile P] [--region R] call SERVICE ACTION [Name=Value ...]\n"
 		"       haneul [...] whoami\n"
+		"       haneul [...] run [--image NAME|AMI] [--type T] [--count N] [--az AZ] [--hibernation]\n"
+		"                        [--shutdown-behavior stop|terminate] [--name NAME]\n"
+		"       haneul [...] ls | stop [--hibernate] [--force] ID... | start ID... | reboot ID...\n"
+		"       haneul [...] terminate ID... | console ID\n"
+		"       haneul [...] volume create SIZE_GIB [AZ] | attach VOL ID [DEVICE] | detach VOL [--force]\n"
+		"                           | rm VOL | ls\n"
+		"       haneul [...] billing [--json] [RESOURCE_ID]\n"
 		"default data dir ~/.haneul, default endpoint from DATA_DIR/endpoint or http://" API_DEFAULT_LISTEN "\n");
 }
 
@@ -325,7 +336,11 @@ static int connect_to(const char *host, const char *port)
 	return fd;
 }
 
-static int cmd_call(struct cli *c, const char *service, const char *action, int argc, char **argv)
+/* One signed call.  The 2xx body is printed, or appended to out when out is
+ * not NULL; an error is printed on stderr (its Code and Message when the
+ * body has them).  0 on 2xx, 1 otherwise, 2 on usage errors. */
+static int call_capture(struct cli *c, const char *service, const char *action, int argc, char **argv,
+			struct strbuf *out)
 {
 	char ep[512], host[512], port[512], hostport[512], amz_date[17], body_hash[65];
 	const char *version = NULL, *signing = service, *region;
@@ -450,10 +465,19 @@ static int cmd_call(struct cli *c, const char *service, const char *action, int 
 	p = strstr(resp.p, "\r\n\r\n");
 	p = p ? p + 4 : resp.p + resp.len;
 	if (status >= 200 && status < 300) {
-		printf("%s\n", p);
+		if (out)
+			sb_puts(out, p);
+		else
+			printf("%s\n", p);
 		ret = 0;
 	} else {
-		fprintf(stderr, "haneul: HTTP %d\n%s\n", status, p);
+		char *code = strstr(p, "<Code>"), *msg = strstr(p, "<Message>");
+
+		if (code && msg)
+			fprintf(stderr, "haneul: %.*s: %.*s\n", (int)strcspn(code + 6, "<"), code + 6,
+				(int)strcspn(msg + 9, "<"), msg + 9);
+		else
+			fprintf(stderr, "haneul: HTTP %d\n%s\n", status, p);
 	}
 out:
 	if (fd >= 0)
@@ -463,6 +487,394 @@ out:
 	sb_free(&auth);
 	sb_free(&resp);
 	return ret;
+}
+
+static int cmd_call(struct cli *c, const char *service, const char *action, int argc, char **argv)
+{
+	return call_capture(c, service, action, argc, argv, NULL);
+}
+
+/* ---- EC2 shortcuts: haneul run/ls/stop/start/reboot/terminate/console/volume/billing */
+
+/* Parameter list builder for call_capture(): "Name=Value" strings. */
+struct kv {
+	char *v[64];
+	int n;
+};
+
+static void kv_add(struct kv *k, const char *name, const char *value)
+{
+	if (k->n < 64 && asprintf(&k->v[k->n], "%s=%s", name, value) > 0)
+		k->n++;
+}
+
+static void kv_free(struct kv *k)
+{
+	while (k->n > 0)
+		free(k->v[--k->n]);
+}
+
+/* The text of the first <tag>...</tag> in [p, end), or "" (no unescaping:
+ * EC2 ids, states and numbers need none). */
+static void xml_get(const char *p, const char *end, const char *tag, char *out, size_t n)
+{
+	char open[64];
+	const char *s;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	out[0] = '\0';
+	s = strstr(p, open);
+	if (!s || (end && s >= end))
+		return;
+	s += strlen(open);
+	snprintf(out, n, "%.*s", (int)strcspn(s, "<"), s);
+}
+
+static int ec2_call(struct cli *c, const char *action, struct kv *k, struct strbuf *out)
+{
+	int r = call_capture(c, "ec2", action, k->n, k->v, out);
+
+	kv_free(k);
+	return r;
+}
+
+static int ids_call(struct cli *c, const char *action, int argc, char **argv, const char *set)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	char name[32];
+	const char *p;
+	int i, n = 0, r;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--hibernate"))
+			kv_add(&k, "Hibernate", "true");
+		else if (!strcmp(argv[i], "--force"))
+			kv_add(&k, "Force", "true");
+		else {
+			snprintf(name, sizeof(name), "InstanceId.%d", ++n);
+			kv_add(&k, name, argv[i]);
+		}
+	}
+	if (!n) {
+		kv_free(&k);
+		fprintf(stderr, "haneul: %s needs instance ids\n", action);
+		return 2;
+	}
+	r = ec2_call(c, action, &k, &out);
+	if (r == 0 && set) {
+		for (p = strstr(sb_cstr(&out), "<instanceId>"); p; p = strstr(p + 1, "<instanceId>")) {
+			const char *next = strstr(p + 1, "<instanceId>");
+			char id[32], cur[32], prev[32], *cs = strstr(p, "<currentState>"), *ps = strstr(p, "<previousState>");
+
+			xml_get(p, next, "instanceId", id, sizeof(id));
+			xml_get(cs ? cs : p, next, "name", cur, sizeof(cur));
+			xml_get(ps ? ps : p, next, "name", prev, sizeof(prev));
+			printf("%s  %s -> %s\n", id, prev, cur);
+		}
+	} else if (r == 0) {
+		printf("ok\n");
+	}
+	sb_free(&out);
+	return r;
+}
+
+static int ec2_ls(struct cli *c)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	const char *p;
+	int r = ec2_call(c, "DescribeInstances", &k, &out);
+
+	if (r)
+		goto out;
+	printf("%-20s %-14s %-11s %-16s %-15s %-15s %s\n", "INSTANCE", "STATE", "TYPE", "ZONE", "PRIVATE IP",
+	       "PUBLIC IP", "NAME");
+	for (p = strstr(sb_cstr(&out), "<instanceId>"); p; p = strstr(p + 1, "<instanceId>")) {
+		const char *next = strstr(p + 1, "<instanceId>"), *st = strstr(p, "<instanceState>");
+		const char *tag = strstr(p, "<key>Name</key>");
+		char id[32], state[32], type[32], az[48], pip[20], ip[20], name[128] = "";
+
+		xml_get(p, next, "instanceId", id, sizeof(id));
+		xml_get(st ? st : p, next, "name", state, sizeof(state));
+		xml_get(p, next, "instanceType", type, sizeof(type));
+		xml_get(p, next, "availabilityZone", az, sizeof(az));
+		xml_get(p, next, "privateIpAddress", pip, sizeof(pip));
+		xml_get(p, next, "ipAddress", ip, sizeof(ip));
+		if (tag && (!next || tag < next))
+			xml_get(tag, next, "value", name, sizeof(name));
+		printf("%-20s %-14s %-11s %-16s %-15s %-15s %s\n", id, state, type, az, pip[0] ? pip : "-",
+		       ip[0] ? ip : "-", name);
+	}
+out:
+	sb_free(&out);
+	return r;
+}
+
+static int ec2_run(struct cli *c, int argc, char **argv)
+{
+	struct strbuf out = STRBUF_INIT, im = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	const char *image = "haneul-tiny", *type = "t3.micro", *count = "1", *p;
+	char ami[32];
+	int i, r;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--hibernation")) {
+			kv_add(&k, "HibernationOptions.Configured", "true");
+			continue;
+		}
+		if (!v) {
+			kv_free(&k);
+			fprintf(stderr, "haneul: run: '%s' needs a value\n", a);
+			return 2;
+		}
+		i++;
+		if (!strcmp(a, "--image"))
+			image = v;
+		else if (!strcmp(a, "--type"))
+			type = v;
+		else if (!strcmp(a, "--count"))
+			count = v;
+		else if (!strcmp(a, "--az"))
+			kv_add(&k, "Placement.AvailabilityZone", v);
+		else if (!strcmp(a, "--shutdown-behavior"))
+			kv_add(&k, "InstanceInitiatedShutdownBehavior", v);
+		else if (!strcmp(a, "--name")) {
+			kv_add(&k, "TagSpecification.1.ResourceType", "instance");
+			kv_add(&k, "TagSpecification.1.Tag.1.Key", "Name");
+			kv_add(&k, "TagSpecification.1.Tag.1.Value", v);
+		} else {
+			kv_free(&k);
+			fprintf(stderr, "haneul: run: unknown option '%s'\n", a);
+			return 2;
+		}
+	}
+	if (strncmp(image, "ami-", 4) != 0) {
+		struct kv q = { .n = 0 };
+
+		kv_add(&q, "Filter.1.Name", "name");
+		kv_add(&q, "Filter.1.Value.1", image);
+		r = ec2_call(c, "DescribeImages", &q, &im);
+		xml_get(sb_cstr(&im), NULL, "imageId", ami, sizeof(ami));
+		sb_free(&im);
+		if (r || !ami[0]) {
+			kv_free(&k);
+			if (!r)
+				fprintf(stderr, "haneul: no image named '%s'\n", image);
+			return 1;
+		}
+		image = ami;
+	}
+	kv_add(&k, "ImageId", image);
+	kv_add(&k, "InstanceType", type);
+	kv_add(&k, "MinCount", count);
+	kv_add(&k, "MaxCount", count);
+	r = ec2_call(c, "RunInstances", &k, &out);
+	for (p = r ? NULL : strstr(sb_cstr(&out), "<instanceId>"); p; p = strstr(p + 1, "<instanceId>")) {
+		char id[32];
+
+		xml_get(p, NULL, "instanceId", id, sizeof(id));
+		printf("%s\n", id);
+	}
+	sb_free(&out);
+	return r;
+}
+
+static int ec2_console(struct cli *c, const char *id)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	const char *s;
+	int r;
+
+	kv_add(&k, "InstanceId", id);
+	r = ec2_call(c, "GetConsoleOutput", &k, &out);
+	s = r ? NULL : strstr(sb_cstr(&out), "<output>");
+	if (s) {
+		size_t n = strcspn(s + 8, "<");
+		unsigned char *buf = malloc(n / 4 * 3 + 4);
+		int len = buf ? EVP_DecodeBlock(buf, (const unsigned char *)s + 8, (int)n) : -1;
+
+		if (len > 0) {
+			/* EVP_DecodeBlock counts the '=' padding as zero bytes. */
+			while (n && s[8 + n - 1] == '=' && len > 0) {
+				n--;
+				len--;
+			}
+			fwrite(buf, 1, (size_t)len, stdout);
+		}
+		free(buf);
+	}
+	sb_free(&out);
+	return r;
+}
+
+/* The next volume item (its <volumeId> is followed by <size>; an
+ * attachment's is not). */
+static const char *vol_item(const char *p)
+{
+	while ((p = strstr(p, "<volumeId>"))) {
+		const char *e = strstr(p, "</volumeId>");
+
+		if (!e)
+			return NULL;
+		if (!strncmp(e + 11, "<size>", 6))
+			return p;
+		p = e;
+	}
+	return NULL;
+}
+
+static int ec2_volume(struct cli *c, int argc, char **argv)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	const char *sub = argc ? argv[0] : "", *p;
+	char az[48];
+	int r;
+
+	if (!strcmp(sub, "create") && argc >= 2) {
+		if (argc >= 3)
+			snprintf(az, sizeof(az), "%s", argv[2]);
+		else
+			snprintf(az, sizeof(az), "%sa", c->region ? c->region : getenv("AWS_DEFAULT_REGION") ?
+				 getenv("AWS_DEFAULT_REGION") : API_DEFAULT_REGION);
+		kv_add(&k, "Size", argv[1]);
+		kv_add(&k, "AvailabilityZone", az);
+		r = ec2_call(c, "CreateVolume", &k, &out);
+		if (!r) {
+			char id[32];
+
+			xml_get(sb_cstr(&out), NULL, "volumeId", id, sizeof(id));
+			printf("%s\n", id);
+		}
+	} else if (!strcmp(sub, "attach") && argc >= 3) {
+		kv_add(&k, "VolumeId", argv[1]);
+		kv_add(&k, "InstanceId", argv[2]);
+		kv_add(&k, "Device", argc >= 4 ? argv[3] : "/dev/sdf");
+		r = ec2_call(c, "AttachVolume", &k, &out);
+		if (!r)
+			printf("ok\n");
+	} else if (!strcmp(sub, "detach") && argc >= 2) {
+		kv_add(&k, "VolumeId", argv[1]);
+		if (argc >= 3 && !strcmp(argv[2], "--force"))
+			kv_add(&k, "Force", "true");
+		r = ec2_call(c, "DetachVolume", &k, &out);
+		if (!r)
+			printf("ok\n");
+	} else if (!strcmp(sub, "rm") && argc >= 2) {
+		kv_add(&k, "VolumeId", argv[1]);
+		r = ec2_call(c, "DeleteVolume", &k, &out);
+		if (!r)
+			printf("ok\n");
+	} else if (!strcmp(sub, "ls")) {
+		r = ec2_call(c, "DescribeVolumes", &k, &out);
+		if (!r)
+			printf("%-22s %-6s %-10s %-16s %-20s %s\n", "VOLUME", "GIB", "STATE", "ZONE", "INSTANCE", "DEVICE");
+		for (p = r ? NULL : vol_item(sb_cstr(&out)); p; ) {
+			const char *next = vol_item(p + 1);
+			char id[32], size[16], st[16], zone[48], inst[32], dev[32];
+
+			xml_get(p, next, "volumeId", id, sizeof(id));
+			xml_get(p, next, "size", size, sizeof(size));
+			xml_get(p, next, "status", st, sizeof(st));
+			xml_get(p, next, "availabilityZone", zone, sizeof(zone));
+			xml_get(p, next, "instanceId", inst, sizeof(inst));
+			xml_get(p, next, "device", dev, sizeof(dev));
+			printf("%-22s %-6s %-10s %-16s %-20s %s\n", id, size, st, zone, inst[0] ? inst : "-", dev[0] ? dev : "-");
+			p = next;
+		}
+	} else {
+		fprintf(stderr, "haneul: volume create SIZE_GIB [AZ] | attach VOL ID [DEVICE] | detach VOL [--force] | rm VOL | ls\n");
+		return 2;
+	}
+	sb_free(&out);
+	return r;
+}
+
+static int ec2_billing(struct cli *c, int argc, char **argv)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct kv k = { .n = 0 };
+	bool json = false;
+	const char *p, *end;
+	char total[32], asof[32];
+	int i, r, n = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			kv_add(&k, "ResourceId", argv[i]);
+	}
+	r = ec2_call(c, "GetBilling", &k, &out);
+	if (r)
+		goto out;
+	xml_get(sb_cstr(&out), NULL, "total", total, sizeof(total));
+	xml_get(sb_cstr(&out), NULL, "asOf", asof, sizeof(asof));
+	if (json)
+		printf("{\"currency\":\"USD\",\"as_of\":\"%s\",\"items\":[", asof);
+	else
+		printf("%-22s %-9s %-11s %10s %10s %-9s %12s\n", "RESOURCE", "KIND", "RATE", "SECONDS", "BILLED", "ACCRUING",
+		       "COST (USD)");
+	for (p = strstr(sb_cstr(&out), "<item>"); p; p = strstr(end, "<item>")) {
+		char res[40], kind[16], rate[32], qty[16], secs[24], billed[24], acc[8], cost[32];
+
+		end = strstr(p, "</item>");
+		if (!end)
+			break;
+		xml_get(p, end, "resourceId", res, sizeof(res));
+		xml_get(p, end, "kind", kind, sizeof(kind));
+		xml_get(p, end, "rateKey", rate, sizeof(rate));
+		xml_get(p, end, "quantity", qty, sizeof(qty));
+		xml_get(p, end, "seconds", secs, sizeof(secs));
+		xml_get(p, end, "billedSeconds", billed, sizeof(billed));
+		xml_get(p, end, "accruing", acc, sizeof(acc));
+		xml_get(p, end, "cost", cost, sizeof(cost));
+		if (json)
+			printf("%s{\"resource\":\"%s\",\"kind\":\"%s\",\"rate\":\"%s\",\"quantity\":%s,\"seconds\":%s,"
+			       "\"billed_seconds\":%s,\"accruing\":%s,\"cost\":%s}", n ? "," : "", res, kind, rate, qty,
+			       secs, billed, acc, cost);
+		else
+			printf("%-22s %-9s %-11s %10s %10s %-9s %12s\n", res, kind, rate, secs, billed, acc, cost);
+		n++;
+	}
+	if (json)
+		printf("],\"total\":%s}\n", total[0] ? total : "0");
+	else
+		printf("%-22s %66s\n", "TOTAL", total);
+out:
+	sb_free(&out);
+	return r;
+}
+
+/* -1: not an EC2 shortcut; else the exit status. */
+static int cli_ec2(struct cli *c, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (!strcmp(cmd, "run"))
+		return ec2_run(c, argc - 1, argv + 1);
+	if (!strcmp(cmd, "ls") && argc == 1)
+		return ec2_ls(c);
+	if (!strcmp(cmd, "stop"))
+		return ids_call(c, "StopInstances", argc - 1, argv + 1, "x");
+	if (!strcmp(cmd, "start"))
+		return ids_call(c, "StartInstances", argc - 1, argv + 1, "x");
+	if (!strcmp(cmd, "terminate"))
+		return ids_call(c, "TerminateInstances", argc - 1, argv + 1, "x");
+	if (!strcmp(cmd, "reboot"))
+		return ids_call(c, "RebootInstances", argc - 1, argv + 1, NULL);
+	if (!strcmp(cmd, "console") && argc == 2)
+		return ec2_console(c, argv[1]);
+	if (!strcmp(cmd, "volume"))
+		return ec2_volume(c, argc - 1, argv + 1);
+	if (!strcmp(cmd, "billing"))
+		return ec2_billing(c, argc - 1, argv + 1);
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -526,6 +938,12 @@ int main(int argc, char **argv)
 		return cmd_call(&c, "sts", "GetCallerIdentity", 0, NULL);
 	if (strcmp(argv[i], "call") == 0 && i + 2 < argc)
 		return cmd_call(&c, argv[i + 1], argv[i + 2], argc - i - 3, argv + i + 3);
+	{
+		int r = cli_ec2(&c, argc - i, argv + i);
+
+		if (r >= 0)
+			return r;
+	}
 	usage(stderr);
 	return 2;
 }

@@ -148,7 +148,32 @@ int ec2_alloc_ip(struct store *st, const char *cidr, const char *col, char out[1
 		used[n++] = a;
 	}
 	sqlite3_finalize(s);
-	err = netaddr_alloc_host(&c, used, n, &a);
+	if (strcmp(col, "public_ip") == 0) {
+		/* Public addresses rotate through the pool (a cursor in meta), so a
+		 * stop/start never gets back the address it just gave up. */
+		char cur[32] = "";
+		uint32_t first = c.net + NETADDR_RESERVED_LOW, last = netaddr_broadcast(&c) - 1, start = first, x;
+		uint64_t k, span = (uint64_t)last - first + 1;
+		size_t i;
+
+		if (store_meta_get(st, "ec2.public_cursor", cur, sizeof(cur)) == 0 && netaddr_parse_ipv4(cur, &x) == 0 &&
+		    x >= first && x < last)
+			start = x + 1;
+		err = -ENOSPC;
+		for (k = 0; k < span && err; k++) {
+			x = (uint32_t)(first + ((uint64_t)(start - first) + k) % span);
+			for (i = 0; i < n && used[i] != x; i++)
+				;
+			if (i == n) {
+				a = x;
+				err = 0;
+			}
+		}
+		if (!err)
+			err = store_meta_set(st, "ec2.public_cursor", netaddr_format_ipv4(a, cur));
+	} else {
+		err = netaddr_alloc_host(&c, used, n, &a);
+	}
 	free(used);
 	if (!err)
 		netaddr_format_ipv4(a, out);
@@ -193,11 +218,12 @@ int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const ch
 {
 	struct store *st = &e->api->store;
 	char trans[320] = "", when[32], type[32] = "", oldstate[16] = "", ip[16], eip[16];
+	char old_code[64] = "", old_msg[256] = "";
 	sqlite3_stmt *s;
 	int rc, err;
 	bool hib_stop = op && strcmp(op, "hibernate") == 0;
 
-	s = store_prepare(st, "SELECT state, type FROM ec2_instances WHERE id = ?");
+	s = store_prepare(st, "SELECT state, type, reason_code, reason_msg FROM ec2_instances WHERE id = ?");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -205,8 +231,16 @@ int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const ch
 	if (rc == SQLITE_ROW) {
 		col_copy(oldstate, sizeof(oldstate), s, 0);
 		col_copy(type, sizeof(type), s, 1);
+		col_copy(old_code, sizeof(old_code), s, 2);
+		col_copy(old_msg, sizeof(old_msg), s, 3);
 	}
 	sqlite3_finalize(s);
+	/* No reason given for a stop/terminate step: keep the one the request
+	 * that started it recorded (Client.UserInitiatedShutdown ...). */
+	if (!reason_code && strcmp(to, "running") && strcmp(to, "pending") && old_code[0]) {
+		reason_code = old_code;
+		reason_msg = old_msg;
+	}
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -EIO;
 	if (from && strcmp(from, oldstate) != 0)
@@ -1039,7 +1073,7 @@ static int change_states(struct api_req *req, enum change ch)
 			}
 		}
 	}
-	for (i = 0; i < nids && !err; i++) {
+	for (i = 0; i < nids && err >= 0; i++) {
 		const char *s = prev[i], *id = ids[i];
 
 		if (ch == CH_START && !strcmp(s, "stopped")) {

@@ -58,7 +58,7 @@ int vmsup_build_argv(const struct vmsup_spec *s, const char **a, struct vmsup_ar
 	run_path(b->ctl, s->run_dir, "ctl.sock");
 	run_path(b->log, s->run_dir, "console.log");
 	ADD("--console");
-	ADD("none");
+	ADD("stdout"); /* stdin = console.in, stdout = /dev/null (console.log has it) */
 	ADD("--control");
 	ADD(b->ctl);
 	ADD("--console-log");
@@ -228,7 +228,7 @@ static void write_num_file(const char *tmp, const char *path, unsigned long v)
 
 struct reaper_paths {
 	char pid[RUN_PATH], pid_tmp[RUN_PATH], rpid[RUN_PATH], rpid_tmp[RUN_PATH];
-	char exit[RUN_PATH], exit_tmp[RUN_PATH], log[RUN_PATH];
+	char exit[RUN_PATH], exit_tmp[RUN_PATH], log[RUN_PATH], fifo[RUN_PATH];
 };
 
 static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp, const char *vmm,
@@ -236,7 +236,7 @@ static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp,
 {
 	sigset_t none;
 	pid_t vpid;
-	int st, code, nul, logfd;
+	int st, code, nul, logfd, in;
 
 	/* Keep only the notify pipe: haneuld's listening socket, pid-file lock
 	 * and database must not stay open in a process that outlives it. */
@@ -247,7 +247,9 @@ static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp,
 	close_range(4, ~0u, 0);
 	nul = open("/dev/null", O_RDWR);
 	logfd = open(rp->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (nul < 0 || logfd < 0)
+	/* O_RDWR: never blocks, and the VMM never sees end-of-file. */
+	in = open(rp->fifo, O_RDWR);
+	if (nul < 0 || logfd < 0 || in < 0)
 		_exit(127);
 	vpid = fork();
 	if (vpid < 0)
@@ -256,8 +258,8 @@ static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp,
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		dup2(nul, 0);
-		dup2(logfd, 1);
+		dup2(in, 0);
+		dup2(nul, 1);
 		dup2(logfd, 2);
 		close_range(3, ~0u, 0);
 		execv(vmm, argv);
@@ -265,6 +267,7 @@ static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp,
 	}
 	close(nul);
 	close(logfd);
+	close(in);
 	write_num_file(rp->rpid_tmp, rp->rpid, (unsigned long)getpid());
 	write_num_file(rp->pid_tmp, rp->pid, (unsigned long)vpid);
 	if (write(3, "k", 1) < 0) { /* haneuld may have gone: nothing to tell */ }
@@ -307,9 +310,14 @@ int vmsup_spawn(const struct vmsup_spec *spec, pid_t *pid)
 	run_path(rp->exit, spec->run_dir, "exit");
 	run_path(rp->exit_tmp, spec->run_dir, "exit.tmp");
 	run_path(rp->log, spec->run_dir, "vmm.log");
+	run_path(rp->fifo, spec->run_dir, "console.in");
 	err = vmsup_reset(spec->run_dir);
 	if (err)
 		goto out;
+	if (mkfifo(rp->fifo, 0600) < 0 && errno != EEXIST) {
+		err = -errno;
+		goto out;
+	}
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		err = -errno;
 		goto out;

@@ -10,6 +10,9 @@
  *               atomically by the reaper when the VMM ends
  *   ctl.sock    the VMM's control socket (docs/vmm.md)
  *   console.log the guest's serial output (appended across boots)
+ *   console.in  a FIFO that is the guest's serial input (the VMM's stdin):
+ *               what is written there is typed on the guest's COM1, like
+ *               EC2's serial console
  *   vmm.log     the VMM's stderr
  *
  * The reaper is a forked copy of haneuld in its own session (setsid) that

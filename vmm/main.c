@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"                  [--mem SIZE] [--console stdout|none] [--console-log PATH]\n"
 		"                  [--control PATH] [--pvh] [--shutdown-timeout SECS] [-v]\n"
 		"       haneul-vmm --resume DIR [--verify-memory] [--console ...] [--control PATH] [-v]\n"
+		"                  (the devices, like the kernel, come from the snapshot)\n"
 		"  --kernel PATH            bzImage, ELF vmlinux, or PVH ELF (required)\n"
 		"  --initrd PATH            initial ramdisk\n"
 		"  --cmdline STR            kernel command line\n"
@@ -207,6 +208,8 @@ int main(int argc, char **argv)
 		return bad("unexpected argument '%s'", argv[optind]);
 	if (cfg.resume_dir && (cfg.kernel || cfg.initrd || cfg.cmdline || cfg.prefer_pvh))
 		return bad("%s", "--resume takes the kernel, initrd and cmdline from the snapshot");
+	if (cfg.resume_dir && (cfg.nr_drives || nr_nets || cfg.vsock || cfg.no_rng))
+		return bad("%s", "--resume takes the devices (--drive, --net, --vsock, --no-rng) from the snapshot");
 	if (cfg.verify_memory_first && !cfg.resume_dir)
 		return bad("%s", "--verify-memory only goes with --resume");
 	if (!cfg.kernel && !cfg.resume_dir)

@@ -78,6 +78,9 @@
 #define SNAP_TAG_KBD    SNAP_TAG('I', '8', '0', '4')
 #define SNAP_TAG_RTC    SNAP_TAG('R', 'T', 'C', ' ')
 #define SNAP_TAG_PV     SNAP_TAG('P', 'V', 'P', 'T')
+/* virtio (vmm/virtio/vsnap.h) */
+#define SNAP_TAG_VBUS   SNAP_TAG('V', 'B', 'U', 'S') /* hotplug registers, slots in use */
+#define SNAP_TAG_VDEV   SNAP_TAG('V', 'D', 'E', 'V') /* one slot, instance = slot number */
 
 /* ---- CRC32C (Castagnoli), hardware-accelerated when SSE4.2 is there ---- */
 

@@ -825,6 +825,16 @@ static int create_virtio(struct vm *vm)
 	vm->vbus_open = true;
 	vm->vbus.used_cb = virtio_used_cb;
 	vm->vbus.used_opaque = vm;
+	if (vm->snap) {
+		/* --resume: the devices the guest had, each in its slot (main.c
+		 * refuses device options with --resume). */
+		r = vbus_snap_create(&vm->vbus, &vm->snap->file, err, sizeof(err));
+		if (r < 0) {
+			log_err("resume: %s", err);
+			fprintf(stderr, "haneul-vmm: cannot resume from %s: %s\n", vm->cfg->resume_dir, err);
+		}
+		return r;
+	}
 	for (unsigned int i = 0; i < vm->cfg->nr_drives; i++) {
 		const struct vm_drive *dr = &vm->cfg->drives[i];
 
@@ -1083,8 +1093,10 @@ static char *do_metrics(struct vm *vm)
 /* ---- hibernate / resume (issue 5; the format and KVM state are
  * vmm/snap_vm.c, the choices docs/hibernate.md) ---- */
 
-/* The devices a snapshot carries, in a fixed order.  `pv` must live as long
- * as the returned entries are used. */
+/* The devices a snapshot carries, in a fixed order: the legacy ones, then
+ * the virtio bus and its slots.  `pv` must live as long as the returned
+ * entries are used. */
+#define SNAP_DEVS_MAX (4 + 1 + PLAT_VIRTIO_MMIO_SLOTS)
 static unsigned int snap_devices(struct vm *vm, struct snap_pv *pv, struct snap_dev *devs)
 {
 	unsigned int n = 0;
@@ -1093,6 +1105,8 @@ static unsigned int snap_devices(struct vm *vm, struct snap_pv *pv, struct snap_
 	devs[n++] = (struct snap_dev){ &snap_i8042_ops, &vm->kbd, 0 };
 	devs[n++] = (struct snap_dev){ &snap_rtc_ops, &vm->rtc, 0 };
 	devs[n++] = (struct snap_dev){ &snap_pv_ops, pv, 0 };
+	if (vm->vbus_open)
+		n += vbus_snap_devs(&vm->vbus, devs + n);
 	return n;
 }
 
@@ -1188,7 +1202,7 @@ static int resume_open(struct vm *vm, const struct vm_config **cfgp)
 static int resume_machine(struct vm *vm)
 {
 	struct snap_image *img = vm->snap;
-	struct snap_dev devs[8];
+	struct snap_dev devs[SNAP_DEVS_MAX];
 	struct snap_pv pv = { .nr_vcpus = vm->nr_vcpus };
 	unsigned int ndev;
 	uint32_t bad = 0;
@@ -1239,6 +1253,9 @@ static int resume_machine(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	if (r < 0)
 		goto destroy;
+	/* Queues the guest filled meanwhile, interrupts it has not seen. */
+	if (vm->vbus_open)
+		vbus_snap_resumed(&vm->vbus);
 	memset(&vm->boot, 0, sizeof(vm->boot));
 	vm->boot.mode = (enum boot_mode)img->meta.boot_mode;
 	memcpy(vm->boot.format, img->meta.boot_format, sizeof(vm->boot.format));
@@ -1286,7 +1303,7 @@ static char *do_hibernate(struct vm *vm, const char *dir)
 {
 	bool was_paused = vm->run_req == RUN_PAUSE;
 	struct snap_meta meta = { 0 };
-	struct snap_dev devs[8];
+	struct snap_dev devs[SNAP_DEVS_MAX];
 	struct snap_pv pv = { 0 };
 	struct snap_vm sv;
 	unsigned int ndev;
@@ -1306,26 +1323,10 @@ static char *do_hibernate(struct vm *vm, const char *dir)
 		return ctl_error_reply("the snapshot this VM resumed from failed verification");
 	if (vm->shutdown_requested || vm->reboot_requested)
 		return ctl_error_reply("a shutdown or reboot is in progress");
-	/* virtio device state (queues, features) is not in the snapshot yet
-	 * (docs/hibernate.md): refuse rather than resume a guest whose driver
-	 * would find its device reset.  Devices the guest never touched are
-	 * re-created by the resuming process's command line. */
-	if (vm->vbus_open) {
-		for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++) {
-			struct vbus_slot *sl = &vm->vbus.slots[i];
-			uint32_t st;
-
-			if (sl->state == VBUS_EMPTY || !sl->dev)
-				continue;
-			pthread_mutex_lock(&sl->dev->lock);
-			st = sl->dev->status;
-			pthread_mutex_unlock(&sl->dev->lock);
-			if (st || sl->state != VBUS_PRESENT) {
-				snprintf(msg, sizeof(msg), "virtio device %s is in use by the guest: saving "
-					 "virtio state is not supported yet; nothing was changed", sl->id);
-				return ctl_error_reply(msg);
-			}
-		}
+	/* Every virtio device must be re-creatable by the resuming process. */
+	if (vm->vbus_open && vbus_snap_check(&vm->vbus, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "%s; nothing was changed", err);
+		return ctl_error_reply(msg);
 	}
 	if (!was_paused && pause_vcpus(vm) < 0)
 		return ctl_error_reply("vCPUs did not stop within 5 s; still running");
@@ -1337,6 +1338,19 @@ static char *do_hibernate(struct vm *vm, const char *dir)
 			resume_vcpus(vm);
 		return ctl_error_reply("the guest is stopping or resetting");
 	}
+	pthread_mutex_unlock(&vm->lock);
+	/* Devices next, before any state is read: no request may complete
+	 * (into guest RAM, the irqchip or a disk) after the vCPUs and
+	 * memory are saved.  Acknowledged writes are fdatasync'd here. */
+	if (vm->vbus_open && (r = vbus_freeze(&vm->vbus, err, sizeof(err))) < 0) {
+		log_err("hibernate: %s", err);
+		if (!was_paused)
+			resume_vcpus(vm);
+		snprintf(msg, sizeof(msg), "hibernate failed: %s (the VM keeps %s)", err,
+			 was_paused ? "paused" : "running");
+		return ctl_error_reply(msg);
+	}
+	pthread_mutex_lock(&vm->lock);
 	pv.events = vm->pv_events;
 	pv.nr_vcpus = vm->nr_vcpus;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
@@ -1365,12 +1379,16 @@ static char *do_hibernate(struct vm *vm, const char *dir)
 	r = snap_save(&sv, &meta, dir, err, sizeof(err));
 	if (r < 0) {
 		log_err("hibernate: %s", err);
+		if (vm->vbus_open)
+			vbus_thaw(&vm->vbus);
 		if (!was_paused)
 			resume_vcpus(vm);
 		snprintf(msg, sizeof(msg), "hibernate failed: %s (the VM keeps %s)", err,
 			 was_paused ? "paused" : "running");
 		return ctl_error_reply(msg);
 	}
+	/* The devices stay frozen until the process exits: the guest's state
+	 * now lives in the snapshot. */
 	fprintf(stderr, "haneul-vmm: guest hibernated to %s\n", dir);
 	finish(vm, VM_EXIT_HIBERNATED);
 	{

@@ -4,11 +4,13 @@
 # haneul-vmm and QEMU -M microvm booting the same Debian kernel + initramfs
 # and prints one line per boot:
 #   BENCH <vmm> <run> ready_us=.. rss_kb=.. guest_rss_kb=.. metrics=..
-# Environment: RUNS (5), VCPUS (2), MEM_MIB (256), QEMU_KERNEL (vmlinux).
+# Environment: RUNS (5), VCPUS (2), MEM_MIB (256), QEMU_KERNEL (vmlinux),
+# QEMU_MACHINE (microvm; e.g. microvm,rtc=off), CMDLINE_EXTRA (appended to
+# both guests' kernel command line).
 RUNS=${RUNS:-5} VCPUS=${VCPUS:-2} MEM_MIB=${MEM_MIB:-256}
 BW=/haneul/bin/bootwatch
 L=$LINUX_DIR
-CMDLINE="console=ttyS0 panic=-1 quiet haneul.test=wait"
+CMDLINE="console=ttyS0 panic=-1 quiet haneul.test=wait${CMDLINE_EXTRA:+ $CMDLINE_EXTRA}"
 mkdir -p /tmp/bench
 
 one() { # LABEL RUN -- CMD...
@@ -29,7 +31,7 @@ while [ "$i" -le "$RUNS" ]; do
 		--cmdline "$CMDLINE" --vcpus "$VCPUS" --mem "${MEM_MIB}M" --control "$sock"
 	one qemu "$i" -- $BW --timeout 120 --log /tmp/bench/qemu-$i.log \
 		--guest-mem "$MEM_MIB" --stop term -- \
-		qemu-system-x86_64 -M microvm -enable-kvm -cpu host -m "${MEM_MIB}M" \
+		qemu-system-x86_64 -M "${QEMU_MACHINE:-microvm}" -enable-kvm -cpu host -m "${MEM_MIB}M" \
 		-smp "$VCPUS" -nodefaults -no-user-config -display none -serial stdio \
 		-no-reboot -kernel "$L/${QEMU_KERNEL:-vmlinux}" -initrd "$L/initrd.img" \
 		-append "$CMDLINE"

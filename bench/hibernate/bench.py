@@ -10,7 +10,9 @@ own PVH page tables under QEMU map 1 GiB), counts to 2, and then:
   QEMU    QMP migrate "exec:cat > FILE" + fsync(FILE) (save), then
           `qemu -incoming "exec:cat FILE"` -> the guest answers `count` (3)
           (QEMU 7.2 has no file: migration URI; cat is its usual stand-in)
-  dd      the same number of bytes, bs=1M, conv=fdatasync, same directory
+  dd      the same number of bytes, bs=1M, conv=fdatasync, same directory;
+          and again with oflag=direct (haneul writes the memory file with
+          O_DIRECT, so that is the like-for-like disk speed)
 
 Figures (medians of RUNS runs): save MiB/s (dirty bytes / save time) vs
 dd's MiB/s, and resume-to-running: process spawn -> the first answered
@@ -61,11 +63,11 @@ def until_running(vm, limit=120):
     raise RuntimeError("guest never answered")
 
 
-def dd_mibs(d, mib):
+def dd_mibs(d, mib, direct=False):
     f = os.path.join(d, "dd.tmp")
     t = time.monotonic()
-    subprocess.run(["dd", "if=/dev/zero", "of=" + f, "bs=1M", "count=%d" % mib, "conv=fdatasync"],
-                   check=True, capture_output=True)
+    subprocess.run(["dd", "if=/dev/zero", "of=" + f, "bs=1M", "count=%d" % mib, "conv=fdatasync"]
+                   + (["oflag=direct"] if direct else []), check=True, capture_output=True)
     dt = time.monotonic() - t
     os.unlink(f)
     return mib / dt
@@ -198,10 +200,11 @@ def main():
     rows = []
     for size in sizes:
         fill = fill_mib(size)
-        h, q, dd = [], [], []
+        h, q, dd, ddd = [], [], [], []
         for _ in range(RUNS):
             snap = tempfile.mkdtemp(dir=base)
             dd.append(dd_mibs(base, fill))
+            ddd.append(dd_mibs(base, fill, direct=True))
             h.append(haneul_round(size, snap))
             shutil.rmtree(snap)
             if QEMU:
@@ -210,7 +213,7 @@ def main():
         hs = med(x[0] for x in h)
         hdisk = med(x[1] for x in h) / (1 << 20)
         row = {
-            "size": size, "fill": fill, "dd": med(dd),
+            "size": size, "fill": fill, "dd": med(dd), "ddd": med(ddd),
             "h_save_s": hs, "h_disk": hdisk, "h_mibs": hdisk / hs,
             "h_resume": med(x[2] for x in h), "h_internal": med(x[3] for x in h),
         }
@@ -221,12 +224,13 @@ def main():
         print("# %s done: %s" % (size, json.dumps(row)), flush=True)
     print()
     print("hibernate bench, local /dev/kvm, tiny guest, %d runs each, medians" % RUNS)
-    print("%-5s %5s | %8s %8s %7s %9s | %9s %9s %9s | %8s %9s %6s" % (
-        "guest", "dirty", "dd MiB/s", "save MiB", "save s", "save/dd", "resume ms", "(in-VMM)",
-        "QEMU ms", "QEMU s", "QEMU MiB", "ratio"))
+    print("%-5s %5s | %8s %8s %8s %7s %8s %8s | %9s %9s %9s | %8s %9s %6s" % (
+        "guest", "dirty", "dd MiB/s", "ddD MiB/s", "save MiB", "save s", "save/dd", "save/ddD",
+        "resume ms", "(in-VMM)", "QEMU ms", "QEMU s", "QEMU MiB", "ratio"))
     for r in rows:
-        print("%-5s %5d | %8.0f %8.1f %7.3f %8.0f%% | %9.1f %9.2f %9s | %8s %9s %6s" % (
-            r["size"], r["fill"], r["dd"], r["h_disk"], r["h_save_s"], 100 * r["h_mibs"] / r["dd"],
+        print("%-5s %5d | %8.0f %8.0f %8.1f %7.3f %7.0f%% %7.0f%% | %9.1f %9.2f %9s | %8s %9s %6s" % (
+            r["size"], r["fill"], r["dd"], r["ddd"], r["h_disk"], r["h_save_s"],
+            100 * r["h_mibs"] / r["dd"], 100 * r["h_mibs"] / r["ddd"],
             r["h_resume"], r["h_internal"],
             "%.1f" % r["q_resume"] if "q_resume" in r else "-",
             "%.3f" % r["q_save_s"] if "q_save_s" in r else "-",

@@ -14,6 +14,7 @@
 #include "vmm/dev/uart.h"
 #include "vmm/snap.h"
 #include "vmm/snap_dev.h"
+#include "vmm/virtio/vsnap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,6 +55,14 @@ static void feed(const struct snap_section *s)
 	rtc_init(&r);
 	(void)snap_rtc_ops.restore(&r, p, (size_t)s->len, err, sizeof(err));
 	(void)snap_pv_ops.restore(&pv, p, (size_t)s->len, err, sizeof(err));
+	/* virtio records (VDEV, VBUS): decoders only (applying needs devices). */
+	{
+		static struct vsnap_slot vs;
+		struct vsnap_bus vb;
+
+		(void)vsnap_slot_get(p, (size_t)s->len, &vs, err, sizeof(err));
+		(void)vsnap_bus_get(p, (size_t)s->len, 16, &vb, err, sizeof(err));
+	}
 	free(p);
 }
 

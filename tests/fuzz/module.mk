@@ -61,3 +61,14 @@ $(FUZZ_O)/tests/fuzz/fuzz_snap: $(FUZZ_SNAP_SRCS) vmm/snap.h vmm/snap_dev.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SNAP_SRCS) -o $@
 
 fuzz: $(FUZZ_O)/tests/fuzz/fuzz_snap
+
+# haneul-lb (issue 7): the HTTP/1.1 request/response head parser and body
+# framing.  make fuzz -> build/fuzz/tests/fuzz/fuzz_lb_http
+#   build/fuzz/tests/fuzz/fuzz_lb_http -max_total_time=180 CORPUS_DIR tests/fuzz/lb_http_seeds
+FUZZ_LB_SRCS := tests/fuzz/fuzz_lb_http.c lb/http.c
+
+$(FUZZ_O)/tests/fuzz/fuzz_lb_http: $(FUZZ_LB_SRCS) lb/http.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_LB_SRCS) -o $@
+
+fuzz: $(FUZZ_O)/tests/fuzz/fuzz_lb_http

@@ -62,7 +62,7 @@ ec2_cleanup() {
 }
 
 tiny_ami() { awsx ec2 describe-images --filters Name=name,Values=haneul-tiny --query 'Images[0].ImageId' --output text; }
-istate() { awsx ec2 describe-instances --instance-ids "$1" --query 'Reservations[0].Instances[0].State.Name' --output text 2>&1; }
+istate() { awsx ec2 describe-instances --instance-ids "$1" --query 'Reservations[0].Instances[0].State.Name' --output text 2>/dev/null; }
 # wait_state ID STATE [SECONDS]: polls DescribeInstances (the CLI waiters poll every 15 s).
 wait_state() {
 	local i s n=$((${3:-60} * 5))

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/nested/common.sh - shared by tests/nested/test_*.sh (sourced after
 # tests/lib.sh).  nested_prepare NAME... : make sure the tools and the Linux
 # images are there; on a miss prints a loud SKIP for every NAME and returns 1.

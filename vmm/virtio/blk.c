@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "vmm/virtio/vsnap.h"
 
 struct vblk {
 	struct virtio_dev vdev;        /* first: the bus frees through it */
@@ -348,10 +349,41 @@ static void vblk_free(struct virtio_dev *d)
 	free(vb);
 }
 
+/* Hibernate: the worker is frozen, so no request is in flight (each runs
+ * to completion inside one worker round); what was acknowledged must be on
+ * the disk before the snapshot says so. */
+static int vblk_quiesce(struct virtio_dev *d)
+{
+	struct vblk *vb = d->priv;
+
+	if (!vb->readonly && fdatasync(vb->fd) < 0) {
+		int r = -errno;
+
+		log_err("virtio %s: fdatasync %s: %s", vb->name, vb->path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void vblk_snap_cfg(struct virtio_dev *d, struct vsnap_devcfg *c)
+{
+	struct vblk *vb = d->priv;
+	struct stat st;
+
+	snprintf(c->path, sizeof(c->path), "%s", vb->path);
+	snprintf(c->serial, sizeof(c->serial), "%s", vb->id);
+	c->readonly = vb->readonly;
+	/* The file's size (a block device: the capacity): resume checks it. */
+	c->size = fstat(vb->fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+								  : vb->capacity * VBLK_SECTOR;
+}
+
 static const struct virtio_dev_ops vblk_ops = {
 	.queue_notify = vblk_queue_notify,
 	.free = vblk_free,
 	.describe = vblk_describe,
+	.snap_cfg = vblk_snap_cfg,
+	.quiesce = vblk_quiesce,
 };
 
 struct virtio_dev *vblk_new(const struct vblk_cfg *cfg, const struct guest_mem *mem,

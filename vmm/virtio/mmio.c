@@ -2,9 +2,12 @@
 #include "vmm/virtio/mmio.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "vmm/virtio/vsnap.h"
 
 void vmmio_init(struct vmmio *m, uint64_t base, struct virtio_dev *d,
 		const struct vmmio_host_ops *host, void *host_opaque)
@@ -258,4 +261,118 @@ void vmmio_write(struct vmmio *m, uint64_t off, const void *data, unsigned int l
 		write_reg(m, off, v);
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- hibernate ---- */
+
+void vmmio_snap_get(struct vmmio *m, struct vsnap_transport *t)
+{
+	struct virtio_dev *d = m->dev;
+
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&d->lock);
+	t->device_id = d->device_id;
+	t->nr_queues = d->nr_queues;
+	t->offered = d->offered;
+	t->driver_features = d->driver_features;
+	t->status = d->status;
+	t->isr = __atomic_load_n(&d->isr, __ATOMIC_SEQ_CST);
+	t->config_generation = __atomic_load_n(&d->config_generation, __ATOMIC_SEQ_CST);
+	t->dev_features_sel = m->dev_features_sel;
+	t->drv_features_sel = m->drv_features_sel;
+	t->queue_sel = m->queue_sel;
+	t->config_len = d->config_len;
+	memcpy(t->config, d->config, d->config_len);
+	for (unsigned int i = 0; i < d->nr_queues; i++) {
+		const struct virtq *q = &d->vqs[i];
+
+		t->q[i] = (struct vsnap_queue){
+			.num_max = q->num_max, .num = q->num, .ready = q->ready,
+			.desc = q->desc_gpa, .avail = q->avail_gpa, .used = q->used_gpa,
+			.last_avail = q->last_avail, .used_idx = q->used_idx,
+			.signalled_used = q->signalled_used, .signalled_valid = q->signalled_valid,
+		};
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int same_device(const struct virtio_dev *d, const struct vsnap_transport *t,
+		       char *err, size_t errlen)
+{
+	if (t->device_id != d->device_id || t->nr_queues != d->nr_queues) {
+		snprintf(err, errlen, "saved as device %" PRIu32 " with %" PRIu32 " queues, now %" PRIu32
+			 " with %u", t->device_id, t->nr_queues, d->device_id, d->nr_queues);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < d->nr_queues; i++) {
+		if (t->q[i].num_max != d->vqs[i].num_max) {
+			snprintf(err, errlen, "queue %u: QueueNumMax %u at save, %u now", i,
+				 t->q[i].num_max, d->vqs[i].num_max);
+			return -EINVAL;
+		}
+	}
+	if (t->driver_features & ~d->offered) {
+		snprintf(err, errlen, "the guest negotiated features 0x%" PRIx64 " this device no "
+			 "longer offers", t->driver_features & ~d->offered);
+		return -EINVAL;
+	}
+	/* The guest has read the config space (capacity, MAC, CID): it must
+	 * find the same values. */
+	if (!d->ops->config_read &&
+	    (t->config_len != d->config_len || memcmp(t->config, d->config, d->config_len))) {
+		snprintf(err, errlen, "device configuration differs from the one the guest saw");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vmmio_snap_set(struct vmmio *m, const struct vsnap_transport *t, char *err, size_t errlen)
+{
+	struct virtio_dev *d = m->dev;
+	bool event_idx = (t->driver_features >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	bool indirect = (t->driver_features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+	int r;
+
+	if ((r = same_device(d, t, err, errlen)) < 0)
+		return r;
+	pthread_mutex_lock(&d->lock);
+	virtio_dev_quiesce_locked(d);
+	d->driver_features = t->driver_features;
+	for (unsigned int i = 0; i < d->nr_queues; i++) {
+		const struct vsnap_queue *sq = &t->q[i];
+		struct virtq *q = &d->vqs[i];
+
+		virtq_reset(q);
+		q->num = sq->num;
+		q->desc_gpa = sq->desc;
+		q->avail_gpa = sq->avail;
+		q->used_gpa = sq->used;
+		if (sq->ready) {
+			r = virtq_map(q, d->mem, event_idx, indirect);
+			if (r < 0) {
+				snprintf(err, errlen, "queue %u: %s", i, r == -EFAULT ?
+					 "rings outside guest RAM" : "bad size or ring alignment");
+				virtio_dev_reset_locked(d);
+				pthread_mutex_unlock(&d->lock);
+				return -EINVAL;
+			}
+		}
+		q->last_avail = sq->last_avail;
+		q->used_idx = sq->used_idx;
+		q->signalled_used = sq->signalled_used;
+		q->signalled_valid = sq->signalled_valid;
+	}
+	d->status = t->status;
+	__atomic_store_n(&d->isr, t->isr, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&d->config_generation, t->config_generation, __ATOMIC_SEQ_CST);
+	m->dev_features_sel = t->dev_features_sel;
+	m->drv_features_sel = t->drv_features_sel;
+	m->queue_sel = t->queue_sel;
+	for (unsigned int i = 0; i < d->nr_queues; i++)
+		if (d->vqs[i].ready)
+			bind_notify(m, i, true);
+	if (d->ops->restored)
+		d->ops->restored(d);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
 }

@@ -20,6 +20,7 @@
 #define VMM_VIRTIO_MMIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/virtio/virtio.h"
@@ -83,6 +84,17 @@ void vmmio_init(struct vmmio *m, uint64_t base, struct virtio_dev *d,
 /* `len` is 1, 2, 4 or 8; off is relative to m->base. */
 void vmmio_read(struct vmmio *m, uint64_t off, void *data, unsigned int len);
 void vmmio_write(struct vmmio *m, uint64_t off, const void *data, unsigned int len);
+/* Hibernate (vmm/virtio/vsnap.h).  get: the transport's whole state into
+ * t (device frozen: virtio_dev_freeze).  set: apply a checked record
+ * (vsnap_transport_get) to this freshly created device: it must be the
+ * same kind of device (id, queues, QueueNumMax, config space) and still
+ * offer every feature the driver accepted; ready queues are mapped
+ * (rings inside guest RAM) and get their ioeventfds.  0, or -EINVAL with
+ * err filled and the device reset (nothing half-applied). */
+struct vsnap_transport;
+void vmmio_snap_get(struct vmmio *m, struct vsnap_transport *t);
+int vmmio_snap_set(struct vmmio *m, const struct vsnap_transport *t, char *err, size_t errlen);
+
 /* Reset the device and transport (VM reboot, detach): queues off, ioeventfds
  * unbound if `unbind` (false when the KVM VM they lived on is already gone). */
 void vmmio_reset(struct vmmio *m, bool unbind);

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "vmm/virtio/vsnap.h"
 
 struct vrng {
 	struct virtio_dev vdev;
@@ -137,7 +138,15 @@ static void vrng_free(struct virtio_dev *d)
 	free(r);
 }
 
+/* Nothing but the device id re-creates it (vsnap.h). */
+static void vrng_snap_cfg(struct virtio_dev *d, struct vsnap_devcfg *c)
+{
+	(void)d;
+	(void)c;
+}
+
 static const struct virtio_dev_ops vrng_ops = {
+	.snap_cfg = vrng_snap_cfg,
 	.reset = vrng_reset,
 	.queue_notify = vrng_notify,
 	.free = vrng_free,

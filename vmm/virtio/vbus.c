@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -12,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "vmm/virtio/vsnap.h"
 
 static uint32_t slot_gsi(unsigned int i)
 {
@@ -147,6 +149,25 @@ static void ged_notify(struct vbus *b)
 		signal_fd(b->ged_fd);
 }
 
+/* Put d in slot `slot` (empty) with `state`.  wrlock held. */
+static void slot_place(struct vbus *b, unsigned int slot, struct virtio_dev *d, const char *id,
+		       bool pinned, enum vbus_slot_state state)
+{
+	struct vbus_slot *s = &b->slots[slot];
+
+	s->dev = d;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->pinned = pinned;
+	s->eject_done = false;
+	if (d) {
+		d->used_cb = b->used_cb;
+		d->used_opaque = b->used_opaque;
+		vmmio_init(&s->mmio, slot_addr(slot), d, &vbus_host_ops, b);
+		slot_irq(b, slot, true);
+	}
+	s->state = state;
+}
+
 int vbus_add(struct vbus *b, struct virtio_dev *d, const char *id, bool pinned, bool hotplug,
 	     char *err, size_t errlen)
 {
@@ -177,17 +198,7 @@ int vbus_add(struct vbus *b, struct virtio_dev *d, const char *id, bool pinned, 
 		virtio_dev_free(d);
 		return -ENOSPC;
 	}
-	struct vbus_slot *s = &b->slots[slot];
-
-	s->dev = d;
-	d->used_cb = b->used_cb;
-	d->used_opaque = b->used_opaque;
-	snprintf(s->id, sizeof(s->id), "%s", id);
-	s->pinned = pinned;
-	s->eject_done = false;
-	vmmio_init(&s->mmio, slot_addr((unsigned int)slot), d, &vbus_host_ops, b);
-	slot_irq(b, (unsigned int)slot, true);
-	s->state = VBUS_PRESENT;
+	slot_place(b, (unsigned int)slot, d, id, pinned, VBUS_PRESENT);
 	if (hotplug) {
 		__atomic_fetch_or(&b->inserted, 1u << slot, __ATOMIC_SEQ_CST);
 		ged_notify(b);
@@ -468,4 +479,256 @@ void vbus_describe(struct vbus *b, struct json_object *o)
 	}
 	pthread_rwlock_unlock(&b->lock);
 	json_object_object_add(o, "devices", arr);
+}
+
+/* ---- hibernate ---- */
+
+int vbus_snap_check(struct vbus *b, char *err, size_t errlen)
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&b->lock);
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS && r == 0; i++) {
+		struct vbus_slot *s = &b->slots[i];
+
+		if (s->dev && !s->dev->ops->snap_cfg) {
+			snprintf(err, errlen, "virtio device '%s' cannot be saved (no way to re-create "
+				 "it in a new process)", s->id);
+			r = -EOPNOTSUPP;
+		}
+	}
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+void vbus_thaw(struct vbus *b)
+{
+	pthread_rwlock_rdlock(&b->lock);
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++)
+		if (b->slots[i].dev)
+			virtio_dev_thaw(b->slots[i].dev);
+	pthread_rwlock_unlock(&b->lock);
+}
+
+int vbus_freeze(struct vbus *b, char *err, size_t errlen)
+{
+	int r = 0;
+
+	/* A slot the guest has let go of is freed now rather than saved. */
+	vbus_process(b);
+	pthread_rwlock_rdlock(&b->lock);
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS && r == 0; i++) {
+		struct vbus_slot *s = &b->slots[i];
+
+		if (!s->dev)
+			continue;
+		r = virtio_dev_freeze(s->dev);
+		if (r < 0)
+			snprintf(err, errlen, "virtio device '%s': %s", s->id, strerror(-r));
+	}
+	pthread_rwlock_unlock(&b->lock);
+	if (r < 0)
+		vbus_thaw(b);
+	return r;
+}
+
+static uint32_t used_slots(struct vbus *b)
+{
+	uint32_t m = 0;
+
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++)
+		if (b->slots[i].state != VBUS_EMPTY)
+			m |= 1u << i;
+	return m;
+}
+
+static void bus_save(void *dev, struct snap_buf *out)
+{
+	struct vbus *b = dev;
+	struct vsnap_bus v;
+
+	pthread_rwlock_rdlock(&b->lock);
+	v.inserted = __atomic_load_n(&b->inserted, __ATOMIC_SEQ_CST);
+	v.ejectreq = __atomic_load_n(&b->ejectreq, __ATOMIC_SEQ_CST);
+	v.slots = used_slots(b);
+	pthread_rwlock_unlock(&b->lock);
+	vsnap_bus_put(out, &v);
+}
+
+static int bus_restore(void *dev, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct vbus *b = dev;
+	struct vsnap_bus v;
+	int r = vsnap_bus_get(p, len, PLAT_VIRTIO_MMIO_SLOTS, &v, err, errlen);
+
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&b->lock);
+	if (v.slots != used_slots(b)) {
+		pthread_rwlock_unlock(&b->lock);
+		snprintf(err, errlen, "slots in use 0x%x, the snapshot says 0x%x", used_slots(b), v.slots);
+		return -EINVAL;
+	}
+	/* Hotplug events the guest had not collected yet. */
+	b->inserted = v.inserted;
+	b->ejectreq = v.ejectreq;
+	pthread_rwlock_unlock(&b->lock);
+	return 0;
+}
+
+static const struct snap_dev_ops vbus_snap_ops = {
+	.name = "virtio-bus", .tag = SNAP_TAG_VBUS, .save = bus_save, .restore = bus_restore,
+};
+
+static uint32_t state_to_snap(enum vbus_slot_state st)
+{
+	return st == VBUS_EJECTING ? VSNAP_EJECTING : st == VBUS_DEAD ? VSNAP_DEAD : VSNAP_PRESENT;
+}
+
+static void slot_save(void *dev, struct snap_buf *out)
+{
+	struct vbus_slot *s = dev;
+	struct vsnap_slot *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		out->oom = true;   /* the save fails: "out of memory" */
+		return;
+	}
+	v->state = state_to_snap(s->state);
+	v->pinned = s->pinned;
+	snprintf(v->id, sizeof(v->id), "%s", s->id);
+	if (s->dev && v->state != VSNAP_DEAD) {
+		v->cfg.device_id = s->dev->device_id;
+		s->dev->ops->snap_cfg(s->dev, &v->cfg);   /* vbus_snap_check: present */
+		vmmio_snap_get(&s->mmio, &v->tr);
+	} else {
+		v->state = VSNAP_DEAD;
+	}
+	vsnap_slot_put(out, v);
+	free(v);
+}
+
+static int slot_restore(void *dev, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct vbus_slot *s = dev;
+	struct vsnap_slot *v = malloc(sizeof(*v));
+	int r;
+
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = vsnap_slot_get(p, len, v, err, errlen);
+	if (r == 0 && (strcmp(v->id, s->id) || v->state != state_to_snap(s->state) ||
+		       v->pinned != s->pinned || (v->state != VSNAP_DEAD && !s->dev))) {
+		snprintf(err, errlen, "slot '%s' does not match the device made for it", s->id);
+		r = -EINVAL;
+	}
+	if (r == 0 && s->dev)
+		r = vmmio_snap_set(&s->mmio, &v->tr, err, errlen);
+	free(v);
+	return r;
+}
+
+static const struct snap_dev_ops vbus_slot_snap_ops = {
+	.name = "virtio-slot", .tag = SNAP_TAG_VDEV, .save = slot_save, .restore = slot_restore,
+};
+
+unsigned int vbus_snap_devs(struct vbus *b, struct snap_dev *out)
+{
+	unsigned int n = 0;
+
+	out[n++] = (struct snap_dev){ &vbus_snap_ops, b, 0 };
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++)
+		if (b->slots[i].state != VBUS_EMPTY)
+			out[n++] = (struct snap_dev){ &vbus_slot_snap_ops, &b->slots[i], i };
+	return n;
+}
+
+int vbus_snap_create(struct vbus *b, const struct snap_file *f, char *err, size_t errlen)
+{
+	const struct snap_section *sec = snap_find(f, SNAP_TAG_VBUS, 0);
+	struct vsnap_slot *v;
+	struct vsnap_bus bus;
+	char why[256];
+	int r;
+
+	if (!sec) {
+		snprintf(err, errlen, "snapshot has no virtio bus section (VBUS)");
+		return -EINVAL;
+	}
+	r = vsnap_bus_get(sec->data, (size_t)sec->len, PLAT_VIRTIO_MMIO_SLOTS, &bus, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "virtio bus section: %s", why);
+		return r;
+	}
+	v = malloc(sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS && r == 0; i++) {
+		struct virtio_dev *d = NULL;
+		enum vbus_slot_state st;
+
+		if (!(bus.slots & (1u << i)))
+			continue;
+		sec = snap_find(f, SNAP_TAG_VDEV, i);
+		if (!sec) {
+			snprintf(err, errlen, "virtio slot %u: no VDEV section", i);
+			r = -EINVAL;
+			break;
+		}
+		r = vsnap_slot_get(sec->data, (size_t)sec->len, v, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, errlen, "virtio slot %u: %s", i, why);
+			break;
+		}
+		pthread_rwlock_rdlock(&b->lock);
+		r = find_locked(b, v->id) >= 0 || b->slots[i].state != VBUS_EMPTY ? -EEXIST : 0;
+		pthread_rwlock_unlock(&b->lock);
+		if (r < 0) {
+			snprintf(err, errlen, "virtio slot %u: id '%s' or the slot is taken twice", i, v->id);
+			r = -EINVAL;
+			break;
+		}
+		if (v->state != VSNAP_DEAD) {
+			d = vsnap_dev_new(&v->cfg, v->id, b->mem, why, sizeof(why));
+			if (!d) {
+				r = errno ? -errno : -EINVAL;
+				snprintf(err, errlen, "%s", why);
+				break;
+			}
+		}
+		st = v->state == VSNAP_EJECTING ? VBUS_EJECTING : v->state == VSNAP_DEAD ? VBUS_DEAD
+										     : VBUS_PRESENT;
+		pthread_rwlock_wrlock(&b->lock);
+		slot_place(b, i, d, v->id, v->pinned, st);
+		pthread_rwlock_unlock(&b->lock);
+		log_info("virtio: '%s' back in slot %u%s", v->id, i,
+			 st == VBUS_PRESENT ? "" : st == VBUS_EJECTING ? " (detaching)" : " (detached, reserved)");
+	}
+	free(v);
+	return r;
+}
+
+void vbus_snap_resumed(struct vbus *b)
+{
+	pthread_rwlock_rdlock(&b->lock);
+	for (unsigned int i = 0; i < PLAT_VIRTIO_MMIO_SLOTS; i++) {
+		struct virtio_dev *d = b->slots[i].dev;
+
+		if (!d)
+			continue;
+		pthread_mutex_lock(&d->lock);
+		if (virtio_dev_live_locked(d))
+			for (unsigned int q = 0; q < d->nr_queues; q++)
+				if (d->vqs[q].ready)
+					virtio_dev_kick(d, q);
+		if (__atomic_load_n(&d->isr, __ATOMIC_SEQ_CST))
+			signal_fd(d->irq_fd);
+		pthread_mutex_unlock(&d->lock);
+		virtio_dev_wake(d);
+	}
+	pthread_rwlock_unlock(&b->lock);
 }

@@ -27,6 +27,7 @@
 #include "vmm/kvm.h"
 #include "vmm/mem.h"
 #include "vmm/platform.h"
+#include "vmm/snap.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/virtio.h"
 
@@ -108,5 +109,35 @@ bool vbus_mmio(struct vbus *b, uint64_t addr, void *data, unsigned int len, bool
 /* Append a JSON array of the devices to `o` (json-c object) under "devices". */
 struct json_object;
 void vbus_describe(struct vbus *b, struct json_object *o);
+
+/* ---- hibernate (docs/hibernate.md, vmm/virtio/vsnap.h) ---- */
+
+/* Can every device be saved (re-created in a new process)?  0, or
+ * -EOPNOTSUPP with err naming the one that cannot.  Main thread. */
+int vbus_snap_check(struct vbus *b, char *err, size_t errlen);
+/* With every vCPU parked: finish what the guest let go of (vbus_process),
+ * then freeze every device (virtio_dev_freeze: its worker stops, requests
+ * in flight are completed or given back, volumes fdatasync'd).  0, or
+ * -errno with err filled and everything thawed again. */
+int vbus_freeze(struct vbus *b, char *err, size_t errlen);
+/* A hibernate failed after vbus_freeze: every device runs again. */
+void vbus_thaw(struct vbus *b);
+/* The snapshot's device entries: VBUS/0 (dev = b) and VDEV/slot for each
+ * slot in use (dev = &b->slots[slot]).  `out` has room for
+ * 1 + PLAT_VIRTIO_MMIO_SLOTS entries; returns how many were filled.
+ * Saving needs the devices frozen; restoring applies the transport state
+ * to the devices vbus_snap_create() made from the same snapshot. */
+unsigned int vbus_snap_devs(struct vbus *b, struct snap_dev *out);
+/* --resume, before the KVM VM exists: re-create every slot from the
+ * snapshot's VBUS and VDEV sections (drives re-opened and re-locked after
+ * their size is checked, taps re-opened, the vsock socket listened on),
+ * each in the slot it had.  0, or -errno with err filled (devices made so
+ * far stay on the bus; vbus_free() frees them). */
+int vbus_snap_create(struct vbus *b, const struct snap_file *f, char *err, size_t errlen);
+/* After the restore, before the vCPUs run: look at every ready queue of
+ * every live device (a kick may have been lost between the save and the
+ * stop) and raise the interrupt of any device whose InterruptStatus is
+ * set.  Main thread. */
+void vbus_snap_resumed(struct vbus *b);
 
 #endif

@@ -35,7 +35,8 @@ static void eventfd_drain(int fd)
 bool virtio_dev_live_locked(const struct virtio_dev *d)
 {
 	return (d->status & VIRTIO_STATUS_DRIVER_OK) &&
-	       !(d->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) && !d->stopping;
+	       !(d->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) && !d->stopping &&
+	       !d->frozen;
 }
 
 void virtio_dev_quiesce_locked(struct virtio_dev *d)
@@ -107,6 +108,27 @@ void virtio_dev_reset_locked(struct virtio_dev *d)
 		virtq_reset(&d->vqs[i]);
 	if (d->ops->reset)
 		d->ops->reset(d);
+}
+
+int virtio_dev_freeze(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->frozen = true;
+	virtio_dev_quiesce_locked(d);
+	pthread_mutex_unlock(&d->lock);
+	/* The worker sees `frozen` at its next round and runs nothing. */
+	return d->ops->quiesce ? d->ops->quiesce(d) : 0;
+}
+
+void virtio_dev_thaw(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->frozen = false;
+	for (unsigned int i = 0; i < d->nr_queues; i++)
+		if (d->vqs[i].ready)
+			virtio_dev_kick(d, i);
+	pthread_mutex_unlock(&d->lock);
+	virtio_dev_wake(d);
 }
 
 int virtio_dev_watch_fd(struct virtio_dev *d, int fd, short events, virtio_fd_cb cb, void *opaque)

@@ -67,6 +67,18 @@
  *    DEVICE_NEEDS_RESET in the status register, raises a config interrupt,
  *    logs `why` once, and stops calling your callbacks until the driver
  *    resets the device.  The VMM keeps running.
+ *
+ * 6. Hibernate (vmm/virtio/vsnap.h, docs/hibernate.md).  The transport's
+ *    state (features, status, queue addresses and positions) is saved for
+ *    you.  A device that can be saved once its driver has started it
+ *    provides ops->snap_cfg (what a new process needs to re-create it: a
+ *    path, a tap name...).  virtio_dev_freeze() stops the worker for the
+ *    whole save (no callback runs, fds are not polled) and then calls
+ *    ops->quiesce: leave nothing half-done there - a chain popped but not
+ *    pushed is given back with virtq_unpop(), volumes are flushed.  After
+ *    a resume, ops->restored runs once the transport state is back (tell
+ *    the tap what the driver accepted, drop connections that could not
+ *    survive the process); the core then re-kicks every ready queue.
  */
 #ifndef VMM_VIRTIO_VIRTIO_H
 #define VMM_VIRTIO_VIRTIO_H
@@ -154,6 +166,12 @@ int virtq_map(struct virtq *q, const struct guest_mem *mem, bool event_idx, bool
  * reset.  Only call on a ready queue. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
+/* Give back the last `n` chains virtq_pop() returned, unused (their
+ * descriptors are still the driver's, untouched): the next pop returns
+ * them again.  For a device that must stop between pop and push
+ * (hibernate). */
+void virtq_unpop(struct virtq *q, uint16_t n);
+
 /* Put `head` in the used ring with `len` bytes written.  Publishes used->idx
  * with release ordering. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
@@ -189,6 +207,7 @@ size_t virtq_iov_write(const struct iovec *iov, unsigned int n, size_t off, cons
 
 struct virtio_dev;
 struct json_object;
+struct vsnap_devcfg;
 
 struct virtio_dev_ops {
 	/* Device config space, `off` from the start of it; off + len <=
@@ -213,6 +232,18 @@ struct virtio_dev_ops {
 	 * fields to the json-c object `o` (e.g. "file", "readonly").  Main
 	 * thread, dev->lock held. */
 	void (*describe)(struct virtio_dev *d, struct json_object *o);
+	/* Hibernate, see 6. above.  All optional; without snap_cfg a device
+	 * the driver has touched cannot be hibernated (the VMM refuses).
+	 * snap_cfg: fill c (c->device_id is set) with what re-creates the
+	 *   device in a new process.  Main thread, device frozen.
+	 * quiesce: the worker is frozen and idle: finish or give back what is
+	 *   in flight, flush.  0 or -errno (the hibernate is aborted and the
+	 *   device thawed).  Main thread, dev->lock not held.
+	 * restored: the transport state is back (status, features, mapped
+	 *   queues).  Main thread, dev->lock held, worker idle. */
+	void (*snap_cfg)(struct virtio_dev *d, struct vsnap_devcfg *c);
+	int (*quiesce)(struct virtio_dev *d);
+	void (*restored)(struct virtio_dev *d);
 };
 
 /* Callback for an fd the device watches: `revents` as poll(2) gives them. */
@@ -255,6 +286,7 @@ struct virtio_dev {
 	bool worker_started;
 	bool worker_busy;               /* inside a callback round (dev->lock protects) */
 	bool stopping;
+	bool frozen;                    /* hibernate: no callback runs (virtio_dev_freeze) */
 	bool broken_logged;
 	uint64_t kicks, irqs;           /* counters (atomic) */
 	/* Set by the bus: called (worker thread, no lock held) after every
@@ -290,6 +322,16 @@ void virtio_dev_config_changed(struct virtio_dev *d);
  * variant there). */
 void virtio_dev_set_needs_reset(struct virtio_dev *d, const char *why);
 void virtio_dev_set_needs_reset_locked(struct virtio_dev *d, const char *why);
+
+/* Hibernate: stop the worker (no callback runs and the device's fds are
+ * not polled until virtio_dev_thaw), wait for its current round, then
+ * ops->quiesce.  0 or -errno from quiesce (the device stays frozen: thaw
+ * it).  Main thread. */
+int virtio_dev_freeze(struct virtio_dev *d);
+/* Undo virtio_dev_freeze (a failed hibernate) and look at every ready
+ * queue again: kicks that arrived meanwhile were dropped.  Harmless on a
+ * device that is not frozen. */
+void virtio_dev_thaw(struct virtio_dev *d);
 
 /* Did the driver accept feature `bit`? */
 static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned int bit)

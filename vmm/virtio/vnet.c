@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "vmm/virtio/tap.h"
+#include "vmm/virtio/vsnap.h"
 
 #define RXQ 0
 #define TXQ 1
@@ -27,6 +28,7 @@ struct vnet {
 	struct virtio_dev vdev;        /* first: container_of by cast */
 	char name[16];
 	struct tap tap;
+	char netns[NETADDR_NSNAME_MAX + 1]; /* where the tap lives ("" = ours) */
 	bool is_tap;                   /* false for test fds: no TUNSETOFFLOAD */
 	int tap_watch;
 	bool rx_paused;                /* tap not polled: no guest buffers */
@@ -496,7 +498,52 @@ static void vnet_describe(struct virtio_dev *d, struct json_object *o)
 	put_u64(o, "tx_dropped", &vn->tx_dropped);
 }
 
+/* Hibernate: a frame half copied into the guest's receive buffers is
+ * dropped (a packet in flight is lost, as on a real NIC); its chains go
+ * back to the ring untouched so the resumed device takes them again. */
+static int vnet_quiesce(struct virtio_dev *d)
+{
+	struct vnet *vn = to_vnet(d);
+
+	if (vn->rx_nheads)
+		virtq_unpop(&d->vqs[RXQ], (uint16_t)vn->rx_nheads);
+	if (vn->rx_pending)
+		count(&vn->rx_dropped, 1);
+	rx_forget(vn);
+	return 0;
+}
+
+static void vnet_snap_cfg(struct virtio_dev *d, struct vsnap_devcfg *c)
+{
+	struct vnet *vn = to_vnet(d);
+
+	snprintf(c->net.tap, sizeof(c->net.tap), "%s", vn->tap.name);
+	snprintf(c->net.netns, sizeof(c->net.netns), "%s", vn->netns);
+	memcpy(c->net.mac, ((const struct virtio_net_config *)d->config)->mac, 6);
+	c->net.has_mac = true;
+	c->csum = vn->tap.offload_csum;
+	c->tso = vn->tap.offload_tso;
+}
+
+/* After a resume: the new tap is told what the driver accepted (what
+ * activate() did in the old process); receive starts over. */
+static void vnet_restored(struct virtio_dev *d)
+{
+	struct vnet *vn = to_vnet(d);
+
+	rx_forget(vn);
+	if (vn->is_tap && (d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		unsigned int t = vnet_tun_offloads(d->driver_features);
+
+		if (tap_set_offload(&vn->tap, t) < 0)
+			log_warn("%s: TUNSETOFFLOAD 0x%x: %s", vn->name, t, strerror(errno));
+	}
+}
+
 static const struct virtio_dev_ops vnet_ops = {
+	.snap_cfg = vnet_snap_cfg,
+	.quiesce = vnet_quiesce,
+	.restored = vnet_restored,
 	.activate = vnet_activate,
 	.reset = vnet_reset,
 	.queue_notify = vnet_queue_notify,
@@ -564,6 +611,7 @@ free_vn:
 struct virtio_dev *vnet_new(const struct vnet_cfg *cfg, unsigned int index,
 			    const struct guest_mem *mem, char *err, size_t errlen)
 {
+	struct virtio_dev *d;
 	struct tap t;
 	char name[16];
 	int r;
@@ -574,7 +622,10 @@ struct virtio_dev *vnet_new(const struct vnet_cfg *cfg, unsigned int index,
 		return NULL;
 	}
 	snprintf(name, sizeof(name), "net%u", index);
-	return vnet_create(&t, true, name, cfg->mac, mem, err, errlen);
+	d = vnet_create(&t, true, name, cfg->mac, mem, err, errlen);
+	if (d)
+		snprintf(to_vnet(d)->netns, sizeof(to_vnet(d)->netns), "%s", cfg->netns);
+	return d;
 }
 
 struct virtio_dev *vnet_new_fd(int fd, const char *name, const uint8_t mac[6], bool csum,

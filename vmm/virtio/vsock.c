@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "vmm/virtio/vsnap.h"
 
 #define RXQ 0
 #define TXQ 1
@@ -964,7 +965,39 @@ void vsock_transport_reset(struct virtio_dev *d)
 		log_warn("%s: transport reset: %s", vs->name, strerror(errno));
 }
 
+/* Hibernate: a receive chain taken but not filled goes back to the ring.
+ * Connections are not saved: they cannot survive the process (restored
+ * below tells the guest). */
+static int vsock_quiesce(struct virtio_dev *d)
+{
+	struct vsock *vs = d->priv;
+
+	if (vs->rx_spare) {
+		virtq_unpop(&d->vqs[RXQ], 1);
+		vs->rx_spare = false;
+	}
+	rx_notify(vs);
+	return 0;
+}
+
+static void vsock_snap_cfg(struct virtio_dev *d, struct vsnap_devcfg *c)
+{
+	c->vsock = ((struct vsock *)d->priv)->cfg;
+}
+
+/* After a resume: the guest's connections are gone with the old process;
+ * VIRTIO_VSOCK_EVENT_TRANSPORT_RESET makes its driver drop them cleanly
+ * (sent by the worker as soon as the event queue has a buffer). */
+static void vsock_restored(struct virtio_dev *d)
+{
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		vsock_transport_reset(d);
+}
+
 static const struct virtio_dev_ops vsock_ops = {
+	.snap_cfg = vsock_snap_cfg,
+	.quiesce = vsock_quiesce,
+	.restored = vsock_restored,
 	.activate = vsock_activate,
 	.reset = vsock_reset,
 	.queue_notify = vsock_queue_notify,
