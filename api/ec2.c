@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/ec2_int.h"
+#include "api/ec2_net.h"
 #include "api/seal.h"
 #include "api/stubs.h"
 #include "api/xml.h"
@@ -1285,6 +1286,19 @@ int ec2_start(struct api *api)
 
 	if (!e || !e->supervise)
 		return 0;
+	{
+		char cidr[32] = "172.31.0.0/16";
+		sqlite3_stmt *s;
+
+		if (store_tx_begin(&api->store, false) == 0) {
+			s = store_prepare(&api->store, "SELECT cidr FROM ec2_vpcs WHERE is_default = 1");
+			if (s && sqlite3_step(s) == SQLITE_ROW)
+				snprintf(cidr, sizeof(cidr), "%s", (const char *)sqlite3_column_text(s, 0));
+			sqlite3_finalize(s);
+			store_tx_end(&api->store, false);
+		}
+		ec2_net_new(api->data_dir, cidr, &e->net);
+	}
 	err = -pthread_create(&e->thread, NULL, ec2_sup_main, e);
 	if (!err)
 		e->running = true;
@@ -1304,6 +1318,7 @@ void ec2_free(struct api *api)
 		pthread_mutex_unlock(&e->mu);
 		pthread_join(e->thread, NULL);
 	}
+	ec2_net_free(e->net);
 	api_register_service(api, &ec2_stub_service);
 	api->ec2 = NULL;
 	pthread_cond_destroy(&e->cv);

@@ -27,6 +27,7 @@ struct ec2 {
 	bool supervise;
 	unsigned stop_timeout_s;
 	unsigned tiny_mem_mib;
+	struct ec2_net *net;      /* NULL: instances have no network */
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t mu;

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "api/ec2_int.h"
+#include "api/ec2_net.h"
 #include "api/vmsup.h"
+#include "common/netaddr.h"
 #include "common/log.h"
 
 #define LAUNCH_TIMEOUT_S 120   /* pending this long without READY: give up */
@@ -61,8 +63,11 @@ static void settle(struct ec2 *e, const struct ec2_inst *x, const char *to, cons
 	if (store_tx_begin(st, true))
 		return;
 	r = ec2_inst_set_state(e, x->id, x->state, to, NULL, false, code, msg, now);
-	if (store_tx_end(st, r >= 0) == 0 && r > 0)
+	if (store_tx_end(st, r >= 0) == 0 && r > 0) {
 		log_info("ec2: %s %s -> %s%s%s", x->id, x->state, to, code ? " " : "", code ? code : "");
+		if (!strcmp(to, "terminated"))
+			ec2_net_instance_gone(e->net, x->id);
+	}
 }
 
 /* Builds the VMM command for x and starts it. */
@@ -103,6 +108,27 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 	store_tx_end(st, false);
 	if (err)
 		return err;
+	if (e->net && !x->hibernated) {
+		char net[160], ipargs[96];
+		char **nv = realloc(drives, (nd + 2) * sizeof(*drives));
+
+		if (!nv) {
+			ec2_strv_free(drives, nd);
+			return -ENOMEM;
+		}
+		drives = nv;
+		if (ec2_net_instance(e->net, x->id, x->private_ip, net, sizeof(net), ipargs, sizeof(ipargs)) == 0) {
+			drives[nd] = strdup("--net");
+			drives[nd + 1] = strdup(net);
+			if (drives[nd] && drives[nd + 1])
+				nd += 2;
+			else {
+				free(drives[nd]);
+				free(drives[nd + 1]);
+			}
+			snprintf(cmdline + strlen(cmdline), sizeof(cmdline) - strlen(cmdline), " %s", ipargs);
+		}
+	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		ec2_strv_free(drives, nd);
 		return -errno;
@@ -242,6 +268,7 @@ static void one(struct ec2 *e, struct ec2_inst *x, bool *busy)
 					err = exec_id(st, "DELETE FROM ec2_tags WHERE resource_id = ?1 AND ?2 = ?2", x->id, 0);
 				store_tx_end(st, err == 0);
 			}
+			ec2_net_instance_gone(e->net, x->id);
 			remove_tree(dir);
 		}
 		return;
@@ -351,9 +378,12 @@ static void one(struct ec2 *e, struct ec2_inst *x, bool *busy)
 					       x->reason_msg[0] ? x->reason_msg : NULL, now);
 			if (r > 0 && !term)
 				r = exec_id(st, "UPDATE ec2_instances SET hibernated = ?2 WHERE id = ?1", x->id, hibernated);
-			if (store_tx_end(st, r >= 0) == 0 && r > 0)
+			if (store_tx_end(st, r >= 0) == 0 && r > 0) {
 				log_info("ec2: %s %s -> %s%s", x->id, x->state, term ? "terminated" : "stopped",
 					 hibernated ? " (hibernated)" : "");
+				if (term)
+					ec2_net_instance_gone(e->net, x->id);
+			}
 			return;
 		}
 		if (!x->op_time) {
@@ -384,6 +414,20 @@ int ec2_sup_round(struct ec2 *e, bool *busy)
 		return err;
 	for (i = 0; i < n; i++)
 		one(e, &v[i], busy);
+	if (e->net) {
+		/* Public addresses of running instances reach their port 80. */
+		struct ec2_fwd_map *m = calloc(n + 1, sizeof(*m));
+		size_t k = 0;
+
+		for (i = 0; m && i < n; i++)
+			if (!strcmp(v[i].state, "running") && v[i].public_ip[0] &&
+			    netaddr_parse_ipv4(v[i].public_ip, &m[k].public_ip) == 0 &&
+			    netaddr_parse_ipv4(v[i].private_ip, &m[k].private_ip) == 0)
+				k++;
+		if (m)
+			ec2_net_forward(e->net, m, k);
+		free(m);
+	}
 	ec2_inst_free(v, n);
 	return 0;
 }

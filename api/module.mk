@@ -10,11 +10,12 @@ $(O)/libapi.a: $(API_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# EC2 networking (api/ec2_net.c) uses common/netns.c: libnl-route-3.
 $(O)/haneuld: $(O)/api/main.o $(O)/libapi.a $(O)/libcommon.a
-	$(CC) $(LDFLAGS) $^ $(API_LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(API_LDLIBS) $(COMMON_LDLIBS) -o $@
 
 $(O)/haneul: $(O)/api/cli.o $(O)/libapi.a $(O)/libcommon.a
-	$(CC) $(LDFLAGS) $^ $(API_LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(API_LDLIBS) $(COMMON_LDLIBS) -o $@
 
 $(O)/api/%.o: CFLAGS += $(call PKG_CFLAGS,$(API_PKGS))
 $(O)/tests/unit/test_%.o: CFLAGS += $(call PKG_CFLAGS,$(API_PKGS))

@@ -10,9 +10,9 @@ PKGS=(
 	# guests, nested real-KVM harness, benchmarks
 	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils
 	# tests drive the real AWS CLI and boto3
-	awscli python3 python3-boto3 procps iproute2 iputils-ping
+	awscli python3 python3-boto3 procps iproute2 iputils-ping curl openssl
 	# benchmarks (peers)
-	nginx-light acpica-tools
+	nginx-light acpica-tools haproxy wrk
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
