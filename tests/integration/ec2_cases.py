@@ -555,6 +555,69 @@ def boto3_errors_and_waiters():
     c.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 
+# ---- networking --------------------------------------------------------------------------
+
+def http_get(ip, timeout=20):
+    """GET http://ip/ through haneuld's public-address forwarder; retried
+    while the forwarder catches up with the instance's state."""
+    import urllib.request
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen("http://%s/" % ip, timeout=5) as r:
+                return r.status, r.read().decode(errors="replace")
+        except Exception as e:  # noqa: BLE001
+            last = e
+            time.sleep(0.3)
+    raise AssertionError("GET http://%s/: %s" % (ip, last))
+
+
+def refused(ip):
+    import socket
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect((ip, 80))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+@case
+def ec2_public_ip_http():
+    if "instances get no network" in D.logtail(200000):
+        raise Skip("haneuld has no VPC namespace here (needs root and /dev/net/tun)")
+    ids, _ = run()
+    a = ids[0]
+    wait_state(a, "running")
+    ip1 = inst(a)["PublicIpAddress"]
+    st, body = http_get(ip1)
+    expect(st == 200 and a in body, (st, body))
+    D.aws("ec2", "reboot-instances", "--instance-ids", a)
+    time.sleep(0.5)
+    wait_state(a, "running")
+    expect(inst(a)["PublicIpAddress"] == ip1, "reboot changed the public IP")
+    st, body = http_get(ip1, timeout=30)
+    expect(st == 200 and a in body, (st, body))
+    D.aws("ec2", "stop-instances", "--instance-ids", a)
+    wait_state(a, "stopped")
+    D.aws("ec2", "start-instances", "--instance-ids", a)
+    wait_state(a, "running")
+    ip2 = inst(a)["PublicIpAddress"]
+    expect(ip2 != ip1, "stop/start kept the public IP")
+    st, body = http_get(ip2)
+    expect(st == 200 and a in body, (st, body))
+    end = time.time() + 10
+    while not refused(ip1) and time.time() < end:
+        time.sleep(0.2)
+    expect(refused(ip1), "the old public address still reaches something")
+    D.aws("ec2", "terminate-instances", "--instance-ids", a)
+    wait_state(a, "terminated")
+
+
 # ---- hibernate ------------------------------------------------------------------------
 
 @case
