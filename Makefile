@@ -65,3 +65,8 @@ clean:
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# The README's main command (issue 7): ALB + Auto Scaling group scaling on CPU.
+demo: build-all
+	scripts/demo.sh
+.PHONY: demo

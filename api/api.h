@@ -33,6 +33,9 @@
 
 struct api_req;
 struct ec2;
+struct elbv2;
+struct asg;
+struct cw;
 
 enum api_protocol {
 	API_PROTO_QUERY, /* IAM, STS, ELBv2, AutoScaling: <ErrorResponse>, PascalCase */
@@ -86,6 +89,10 @@ struct api {
 	time_t (*now)(void);
 	/* The EC2 service's context (api/ec2.h); NULL while EC2 is the stub. */
 	struct ec2 *ec2;
+	/* ELBv2, Auto Scaling, CloudWatch (api/elbv2.h, asg.h, cw.h); NULL while stubs. */
+	struct elbv2 *elbv2;
+	struct asg *asg;
+	struct cw *cw;
 };
 
 /* Transport-independent request and response (http.c fills them from

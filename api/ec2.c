@@ -18,6 +18,7 @@
 #include "api/stubs.h"
 #include "api/xml.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 
 /* ---- constant tables ------------------------------------------------------------ */
 
@@ -854,12 +855,24 @@ static int bootstrap(struct ec2 *e)
 		if (n == 0) {
 			int z;
 
+			/* Each haneuld's default VPC is a namespace with a host route
+			 * to its CIDR, and two VPCs on one host cannot share a CIDR:
+			 * pick 10.N.0.0/16 from the data dir (N in 20..219, not 77,
+			 * which the VMM tests use). */
+			uint32_t h = netaddr_hash(api->data_dir);
+			unsigned oct = 20 + h % 200;
+			char vcidr[32];
+
+			if (oct == 77)
+				oct = 78;
+			snprintf(vcidr, sizeof(vcidr), "10.%u.0.0/16", oct);
 			ec2_new_id("vpc-", vpc);
-			s = store_prepare(&api->store, "INSERT INTO ec2_vpcs(id, cidr, is_default) VALUES (?, '172.31.0.0/16', 1)");
+			s = store_prepare(&api->store, "INSERT INTO ec2_vpcs(id, cidr, is_default) VALUES (?, ?, 1)");
 			if (!s)
 				err = -EIO;
 			else {
 				sqlite3_bind_text(s, 1, vpc, -1, SQLITE_STATIC);
+				sqlite3_bind_text(s, 2, vcidr, -1, SQLITE_STATIC);
 				if (sqlite3_step(s) != SQLITE_DONE)
 					err = -EIO;
 				sqlite3_finalize(s);
@@ -867,7 +880,7 @@ static int bootstrap(struct ec2 *e)
 			for (z = 0; z < N_AZ && !err; z++) {
 				ec2_new_id("subnet-", sub);
 				snprintf(az, sizeof(az), "%s%c", api->region, az_suffix[z]);
-				snprintf(cidr, sizeof(cidr), "172.31.%d.0/20", z * 16);
+				snprintf(cidr, sizeof(cidr), "10.%u.%d.0/20", oct, z * 16);
 				s = store_prepare(&api->store,
 						  "INSERT INTO ec2_subnets(id, vpc_id, az, cidr, default_for_az) VALUES (?,?,?,?,1)");
 				if (!s) {
@@ -1287,7 +1300,7 @@ int ec2_start(struct api *api)
 	if (!e || !e->supervise)
 		return 0;
 	{
-		char cidr[32] = "172.31.0.0/16";
+		char cidr[32] = "";
 		sqlite3_stmt *s;
 
 		if (store_tx_begin(&api->store, false) == 0) {
@@ -1297,7 +1310,8 @@ int ec2_start(struct api *api)
 			sqlite3_finalize(s);
 			store_tx_end(&api->store, false);
 		}
-		ec2_net_new(api->data_dir, cidr, &e->net);
+		if (cidr[0])
+			ec2_net_new(api->data_dir, cidr, &e->net);
 	}
 	err = -pthread_create(&e->thread, NULL, ec2_sup_main, e);
 	if (!err)

@@ -180,10 +180,10 @@ int ec2_alloc_ip(struct store *st, const char *cidr, const char *col, char out[1
 	return err;
 }
 
-/* The Elastic IP associated with an instance, if any. */
-static bool inst_eip(struct store *st, const char *id, char out[16])
+/* The Elastic IP associated with an instance, if any (alloc may be NULL). */
+static bool inst_eip(struct store *st, const char *id, char out[16], char *alloc)
 {
-	sqlite3_stmt *s = store_prepare(st, "SELECT public_ip FROM ec2_addresses WHERE instance_id = ?");
+	sqlite3_stmt *s = store_prepare(st, "SELECT public_ip, allocation_id FROM ec2_addresses WHERE instance_id = ?");
 	bool found = false;
 
 	if (!s)
@@ -191,6 +191,8 @@ static bool inst_eip(struct store *st, const char *id, char out[16])
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		snprintf(out, 16, "%s", (const char *)sqlite3_column_text(s, 0));
+		if (alloc)
+			snprintf(alloc, EC2_ID_LEN + 8, "%s", (const char *)sqlite3_column_text(s, 1));
 		found = true;
 	}
 	sqlite3_finalize(s);
@@ -286,21 +288,29 @@ int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const ch
 	if (err)
 		return err;
 
-	/* Public addresses: a new one from the pool at every start (an Elastic
-	 * IP instead when one is associated), released at stop; a reboot keeps
-	 * it since the state never changes. */
-	if (strcmp(to, "running") == 0) {
-		if (inst_eip(st, id, eip))
-			err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", eip, id);
-		else if ((err = ec2_alloc_ip(st, EC2_PUBLIC_POOL, "public_ip", ip)) == 0)
-			err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ? AND public_ip IS NULL", ip, id);
-	} else if (strcmp(to, "stopped") == 0 || strcmp(to, "terminated") == 0 || strcmp(to, "stopping") == 0 ||
-		   strcmp(to, "shutting-down") == 0) {
-		if (strcmp(to, "terminated") == 0) {
+	/* Public addresses: a new one from the pool at every start (the Elastic
+	 * IP instead when one is associated, kept while stopped), released at
+	 * stop; a reboot keeps it since the state never changes.  An Elastic
+	 * IP is billed while it is not on a running instance. */
+	{
+		char alloc[EC2_ID_LEN + 8];
+		bool has_eip = inst_eip(st, id, eip, alloc);
+
+		if (strcmp(to, "running") == 0) {
+			if (has_eip) {
+				err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", eip, id);
+				if (!err)
+					err = billing_close(st, alloc, "eip", now);
+			} else if ((err = ec2_alloc_ip(st, EC2_PUBLIC_POOL, "public_ip", ip)) == 0) {
+				err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ? AND public_ip IS NULL", ip, id);
+			}
+		} else if (strcmp(oldstate, "running") == 0 && has_eip) {
+			err = billing_open(st, alloc, "eip", "eip", 1, 0, now);
+		}
+		if (!err && strcmp(to, "terminated") == 0 && has_eip)
 			err = exec1(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE instance_id = ?",
 				    id, NULL);
-		}
-		if (!err && (strcmp(to, "stopped") == 0 || strcmp(to, "terminated") == 0))
+		if (!err && (strcmp(to, "terminated") == 0 || (strcmp(to, "stopped") == 0 && !has_eip)))
 			err = exec1(st, "UPDATE ec2_instances SET public_ip = NULL WHERE id = ?", id, NULL);
 	}
 	if (!err && strcmp(to, "terminated") == 0)

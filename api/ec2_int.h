@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "api/ec2.h"
 
-#define EC2_ID_LEN        24     /* "i-" + 17 hex + NUL, with room */
+#define EC2_ID_LEN        32     /* "eipalloc-" + 17 hex + NUL, with room */
 #define EC2_MAX_INSTANCES 128    /* non-terminated instances per haneuld */
 #define EC2_TERMINATED_KEEP_S 3600
 #define EC2_CONSOLE_MAX   65536
@@ -140,6 +140,9 @@ int billing_close(struct store *st, const char *resource, const char *kind, time
 	X(StopInstances) X(RebootInstances) X(TerminateInstances) X(GetConsoleOutput) \
 	X(ModifyInstanceAttribute) X(DescribeInstanceAttribute) \
 	X(CreateVolume) X(AttachVolume) X(DetachVolume) X(DeleteVolume) X(DescribeVolumes) \
+	X(AllocateAddress) X(AssociateAddress) X(DisassociateAddress) X(ReleaseAddress) X(DescribeAddresses) \
+	X(CreateLaunchTemplate) X(CreateLaunchTemplateVersion) X(DescribeLaunchTemplates) \
+	X(DescribeLaunchTemplateVersions) X(ModifyLaunchTemplate) X(DeleteLaunchTemplate) \
 	X(GetBilling)
 #define EC2_DECLARE(n) int ec2_h_##n(struct api_req *req);
 EC2_HANDLERS(EC2_DECLARE)

@@ -28,6 +28,9 @@ struct listener {
 
 struct ec2_net {
 	char vpc[NETADDR_NSNAME_MAX + 1];
+	char cidr_s[NETADDR_CIDR_STRLEN];
+	pthread_mutex_t vpc_mu;
+	int vpc_state;            /* 0 unknown, 1 ready, -1 failed (logged once) */
 	struct netaddr_cidr cidr;
 	uint32_t gateway;
 	/* forwarder */
@@ -52,9 +55,6 @@ static void *fwd_main(void *arg);
 void ec2_net_new(const char *data_dir, const char *cidr, struct ec2_net **out)
 {
 	struct ec2_net *n;
-	struct netns_vpc info;
-	char err[256] = "";
-	int r;
 
 	*out = NULL;
 	if (geteuid() != 0) {
@@ -70,14 +70,9 @@ void ec2_net_new(const char *data_dir, const char *cidr, struct ec2_net **out)
 		return;
 	}
 	n->gateway = netaddr_gateway(&n->cidr);
-	r = netns_vpc_info(n->vpc, &info, err, sizeof(err));
-	if (r == -ENOENT)
-		r = netns_vpc_create(n->vpc, cidr, &info, err, sizeof(err));
-	if (r) {
-		log_warn("ec2: VPC namespace %s (%s): %s: instances get no network", n->vpc, cidr, err);
-		free(n);
-		return;
-	}
+	snprintf(n->cidr_s, sizeof(n->cidr_s), "%s", cidr);
+	/* The namespace itself is made by the first instance that needs it
+	 * (vpc_ready), so a haneuld that never runs one leaves nothing. */
 	n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&n->mu, NULL);
 	if (n->efd < 0 || pthread_create(&n->thread, NULL, fwd_main, n)) {
@@ -88,7 +83,7 @@ void ec2_net_new(const char *data_dir, const char *cidr, struct ec2_net **out)
 		free(n);
 		return;
 	}
-	log_info("ec2: default VPC in network namespace %s (%s)", n->vpc, cidr);
+	pthread_mutex_init(&n->vpc_mu, NULL);
 	*out = n;
 }
 
@@ -110,8 +105,43 @@ void ec2_net_free(struct ec2_net *n)
 	pthread_join(n->thread, NULL);
 	close(n->efd);
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->vpc_mu);
 	/* The namespace stays: VMMs that outlive haneuld keep using it. */
 	free(n);
+}
+
+/* Looks up (and with create, creates) the VPC namespace once.  0 or -errno. */
+static int vpc_ready(struct ec2_net *n, bool create)
+{
+	struct netns_vpc *info;
+	char err[256] = "";
+	int r;
+
+	pthread_mutex_lock(&n->vpc_mu);
+	if (n->vpc_state) {
+		r = n->vpc_state > 0 ? 0 : -ENODEV;
+		pthread_mutex_unlock(&n->vpc_mu);
+		return r;
+	}
+	info = malloc(sizeof(*info)); /* big: a tap name table */
+	r = info ? netns_vpc_info(n->vpc, info, err, sizeof(err)) : -ENOMEM;
+	if (r == -ENOENT && !create) {
+		free(info);
+		pthread_mutex_unlock(&n->vpc_mu);
+		return r;
+	}
+	if (r == -ENOENT)
+		r = netns_vpc_create(n->vpc, n->cidr_s, info, err, sizeof(err));
+	free(info);
+	if (r) {
+		log_warn("ec2: VPC namespace %s (%s): %s: instances get no network", n->vpc, n->cidr_s, err);
+		n->vpc_state = -1;
+	} else {
+		log_info("ec2: default VPC in network namespace %s (%s)", n->vpc, n->cidr_s);
+		n->vpc_state = 1;
+	}
+	pthread_mutex_unlock(&n->vpc_mu);
+	return r;
 }
 
 int ec2_net_instance(struct ec2_net *n, const char *id, const char *private_ip, char *net_arg, size_t net_len,
@@ -124,6 +154,9 @@ int ec2_net_instance(struct ec2_net *n, const char *id, const char *private_ip, 
 
 	if (!n)
 		return -ENODEV;
+	r = vpc_ready(n, true);
+	if (r)
+		return r;
 	ec2_net_tap_name(id, tap);
 	r = netns_tap_create(n->vpc, tap, err, sizeof(err));
 	if (r && r != -EEXIST) {
@@ -140,7 +173,7 @@ void ec2_net_instance_gone(struct ec2_net *n, const char *id)
 {
 	char tap[16], err[256];
 
-	if (!n)
+	if (!n || vpc_ready(n, false))
 		return;
 	ec2_net_tap_name(id, tap);
 	netns_tap_delete(n->vpc, tap, err, sizeof(err));

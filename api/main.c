@@ -1,7 +1,8 @@
 /* api/main.c - haneuld: the control plane's HTTP front door.
  *
  *   haneuld [--data-dir DIR] [--listen ADDR:PORT] [--region NAME] [--threads N]
- *           [--vmm PATH] [--images DIR] [--stop-timeout S] [--tiny-mem MIB] [-v]
+ *           [--vmm PATH] [--images DIR] [--stop-timeout S] [--tiny-mem MIB]
+ *           [--lb PATH] [--metric-period S] [-v]
  *
  * EC2 instances are haneul-vmm processes (api/ec2.h); by default the VMM and
  * the images are taken from haneuld's own directory (the build output).
@@ -22,7 +23,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/asg.h"
+#include "api/cw.h"
 #include "api/ec2.h"
+#include "api/elbv2.h"
 #include "api/http.h"
 #include "common/log.h"
 
@@ -38,6 +42,8 @@ static void usage(FILE *f)
 		"  --images DIR        guest images: tiny/tiny.elf, linux/vmlinuz (default: DIR_OF_HANEULD/images)\n"
 		"  --stop-timeout S    graceful stop before forcing an instance off (default 30)\n"
 		"  --tiny-mem MIB      memory of haneul-tiny instances (default 64)\n"
+		"  --lb PATH           haneul-lb for ELBv2 (default: next to haneuld; none: no data plane)\n"
+		"  --metric-period S   CloudWatch metric period, 1..3600 s (default 60, or $HANEUL_METRIC_PERIOD)\n"
 		"  -v, --verbose       debug logging\n");
 }
 
@@ -113,6 +119,8 @@ int main(int argc, char **argv)
 		{ "images", required_argument, NULL, 'I' },
 		{ "stop-timeout", required_argument, NULL, 'S' },
 		{ "tiny-mem", required_argument, NULL, 'M' },
+		{ "lb", required_argument, NULL, 'L' },
+		{ "metric-period", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -123,6 +131,10 @@ int main(int argc, char **argv)
 	struct http_server *srv = NULL;
 	char vmm_path[PATH_MAX], images_dir[PATH_MAX];
 	struct ec2_config ec2cfg = { vmm_path, images_dir, true, 30, 64 };
+	char lb_path[PATH_MAX];
+	struct elbv2_config elbcfg = { lb_path, 2 };
+	struct asg_config asgcfg = { true };
+	long period = getenv("HANEUL_METRIC_PERIOD") ? atol(getenv("HANEUL_METRIC_PERIOD")) : 60;
 	struct api api;
 	enum log_level level = LOG_INFO;
 	sigset_t set;
@@ -130,6 +142,7 @@ int main(int argc, char **argv)
 	int c, sig, pid_fd, err, rc = 1;
 
 	beside_self("haneul-vmm", vmm_path, sizeof(vmm_path));
+	beside_self("haneul-lb", lb_path, sizeof(lb_path));
 	beside_self("images", images_dir, sizeof(images_dir));
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -141,12 +154,16 @@ int main(int argc, char **argv)
 		case 'I': snprintf(images_dir, sizeof(images_dir), "%s", optarg); break;
 		case 'S': ec2cfg.stop_timeout_s = (unsigned)atoi(optarg); break;
 		case 'M': ec2cfg.tiny_mem_mib = (unsigned)atoi(optarg); break;
+		case 'L': snprintf(lb_path, sizeof(lb_path), "%s", optarg); break;
+		case 'P': period = atol(optarg); break;
 		case 'v': level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || cfg.threads < 1 || cfg.threads > 256 || ec2cfg.stop_timeout_s < 1 ||
+	if (strcmp(lb_path, "none") == 0)
+		elbcfg.lb_bin = NULL;
+	if (optind != argc || period < 1 || period > 3600 || cfg.threads < 1 || cfg.threads > 256 || ec2cfg.stop_timeout_s < 1 ||
 	    ec2cfg.stop_timeout_s > 3600 || ec2cfg.tiny_mem_mib < 16 || ec2cfg.tiny_mem_mib > 4096) {
 		usage(stderr);
 		return 2;
@@ -197,9 +214,19 @@ int main(int argc, char **argv)
 	err = ec2_start(&api);
 	if (err)
 		goto out_ec2;
+	/* ELBv2 (haneul-lb), CloudWatch and Auto Scaling: one fleet thread. */
+	err = elbv2_new(&api, &elbcfg);
+	if (!err)
+		err = cw_new(&api, (unsigned)period);
+	if (!err)
+		err = asg_new(&api, &asgcfg);
+	if (!err)
+		err = asg_start(&api);
+	if (err)
+		goto out_fleet;
 	err = http_start(&api, &cfg, &srv);
 	if (err)
-		goto out_ec2;
+		goto out_fleet;
 	if (write_endpoint(data_dir, host, http_port(srv), ep_path, sizeof(ep_path)))
 		log_warn("cannot write %s/endpoint", data_dir);
 	log_info("listening on %s:%u, region %s, account %s, data dir %s", host, http_port(srv), api.region,
@@ -216,6 +243,10 @@ int main(int argc, char **argv)
 	http_stop(srv);
 	unlink(ep_path);
 	rc = 0;
+out_fleet:
+	asg_free(&api); /* haneul-lb and the instances keep running */
+	cw_free(&api);
+	elbv2_free(&api);
 out_ec2:
 	ec2_free(&api); /* the VMMs keep running: a later haneuld re-adopts them */
 out_api:

@@ -76,6 +76,41 @@ static const char *const migrations[] = {
 	"  rate_key TEXT NOT NULL, quantity INTEGER NOT NULL DEFAULT 1, start INTEGER NOT NULL,"
 	"  end INTEGER, minimum INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX ec2_usage_open ON ec2_usage(resource_id, end);",
+	/* 3: ELBv2 (api/elbv2.c: resources as JSON documents, registered
+	 * targets), EC2 launch templates (api/ec2_lt.c), Auto Scaling
+	 * (api/asg.c) and CloudWatch datapoints (api/cw.c). */
+	"CREATE TABLE elb_res ("
+	"  arn TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, parent TEXT, doc TEXT NOT NULL);"
+	"CREATE INDEX elb_res_kind ON elb_res(kind, parent);"
+	"CREATE TABLE elb_targets ("
+	"  tg_arn TEXT NOT NULL, id TEXT NOT NULL, port INTEGER NOT NULL, PRIMARY KEY (tg_arn, id, port));"
+	"CREATE TABLE ec2_launch_templates ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+	"  default_version INTEGER NOT NULL, latest_version INTEGER NOT NULL, created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL);"
+	"CREATE TABLE ec2_lt_versions ("
+	"  lt_id TEXT NOT NULL, version INTEGER NOT NULL, description TEXT, data TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, created_by TEXT NOT NULL, PRIMARY KEY (lt_id, version));"
+	"CREATE TABLE asg_groups ("
+	"  name TEXT PRIMARY KEY, doc TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE asg_instances ("
+	"  id TEXT PRIMARY KEY, grp TEXT NOT NULL, az TEXT NOT NULL, lifecycle TEXT NOT NULL,"
+	"  health TEXT NOT NULL DEFAULT 'Healthy', protected INTEGER NOT NULL DEFAULT 0,"
+	"  launched INTEGER NOT NULL, in_service INTEGER, lt_id TEXT, lt_version TEXT,"
+	"  drain_until INTEGER, activity TEXT);"
+	"CREATE TABLE asg_policies ("
+	"  arn TEXT PRIMARY KEY, grp TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,"
+	"  UNIQUE (grp, name));"
+	"CREATE TABLE asg_activities ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, grp TEXT NOT NULL,"
+	"  description TEXT NOT NULL, cause TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}',"
+	"  start_ms INTEGER NOT NULL, end_ms INTEGER, status TEXT NOT NULL, progress INTEGER NOT NULL,"
+	"  status_msg TEXT);"
+	"CREATE INDEX asg_activities_grp ON asg_activities(grp, seq);"
+	"CREATE TABLE cw_data ("
+	"  ns TEXT NOT NULL, metric TEXT NOT NULL, dims TEXT NOT NULL, ts INTEGER NOT NULL,"
+	"  value REAL NOT NULL, unit TEXT NOT NULL);"
+	"CREATE INDEX cw_data_key ON cw_data(ns, metric, dims, ts);",
 };
 
 int store_latest_version(void)

@@ -251,6 +251,11 @@ static __attribute__((noreturn)) void reaper_main(const struct reaper_paths *rp,
 	in = open(rp->fifo, O_RDWR);
 	if (nul < 0 || logfd < 0 || in < 0)
 		_exit(127);
+	/* The reaper itself keeps nothing of haneuld's stdio either (a pipe
+	 * held open here would never see end-of-file). */
+	dup2(nul, 0);
+	dup2(logfd, 1);
+	dup2(logfd, 2);
 	vpid = fork();
 	if (vpid < 0)
 		_exit(127);

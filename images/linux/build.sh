@@ -9,9 +9,15 @@
 # shipped and writes into OUTDIR:
 #   vmlinuz      the bzImage from the package, unchanged
 #   vmlinux      the ELF inside it (LZ4 legacy stream), for PVH / ELF boot
-#   initrd.img   gzip'd newc cpio: busybox, /init, inittab, the modules of
-#                modules.list; prints "haneul-ready linux uptime=S nproc=N"
+#   initrd.img   gzip'd newc cpio: busybox, /init, inittab, haneul-rc, the
+#                modules of modules.list, haneul-agent, haneul-hotplug;
+#                prints "haneul-ready linux uptime=S nproc=N root=DEV"
+#   rootfs.ext4  an ext4 root volume (mke2fs -d, no loop mount): busybox,
+#                the same init scripts, haneul-agent, iotool (bench/io);
+#                the initramfs switch_root's into it with root=/dev/vda
 #   kvm/         irqbypass.ko kvm.ko kvm-amd.ko (for the nested harness)
+#   outer-net/   llc stp bridge veth tun .ko + load.list (the harness's
+#                outer VM: VPC namespaces and taps)
 #   busybox      the static busybox (for the nested harness's outer initramfs)
 #   version      the kernel release, e.g. 6.1.0-57-cloud-amd64
 # Works offline once the cache holds the packages (the newest cached wins).
@@ -32,6 +38,14 @@ need lz4 lz4
 need cpio cpio
 need gzip gzip
 need grep grep
+need mke2fs e2fsprogs
+# Guest programs from this build (make builds them; the image is still made
+# without them, loudly, so the boot tests keep working).
+agent=${HANEUL_AGENT:-$O/haneul-agent}
+iotool=${HANEUL_IOTOOL:-$O/bench/iotool}
+for f in "$agent" "$iotool"; do
+	[ -x "$f" ] || echo "images/linux/build.sh: WARNING: $f not built (make); the image goes without it" >&2
+done
 
 mkdir -p "$debs" "$out"
 
@@ -68,8 +82,12 @@ bdeb=$(fetch busybox-static)
 
 # Skip the work when the outputs are newer than every input.
 stamp=$out/.stamp
-if [ -f "$stamp" ] && [ -f "$out/initrd.img" ] && [ -f "$out/vmlinux" ] &&
-   [ -z "$(find "$kdeb" "$bdeb" "$here" -newer "$stamp" -print -quit)" ]; then
+extra_inputs=()
+for f in "$agent" "$iotool"; do [ -e "$f" ] && extra_inputs+=("$f"); done
+if [ -f "$stamp" ] && [ -f "$out/initrd.img" ] && [ -f "$out/vmlinux" ] && [ -f "$out/rootfs.ext4" ] &&
+   [ -f "$out/outer-net/load.list" ] &&
+   [ "$(cat "$out/.inputs" 2>/dev/null)" = "${extra_inputs[*]:-}" ] &&
+   [ -z "$(find "$kdeb" "$bdeb" "$here" ${extra_inputs[@]+"${extra_inputs[@]}"} -newer "$stamp" -print -quit)" ]; then
 	exit 0
 fi
 
@@ -95,7 +113,7 @@ tail -c +"$((off + 1))" "$vmlinuz" | lz4 -dc >"$work/vmlinux" 2>/dev/null || tru
 
 # Initramfs.
 ir=$work/initramfs
-mkdir -p "$ir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,lib/modules}
+mkdir -p "$ir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,mnt,data,lib/modules}
 cp "$work/b/bin/busybox" "$ir/bin/busybox"
 for a in $("$ir/bin/busybox" --list); do
 	case "$a" in busybox|init) continue ;; esac
@@ -103,8 +121,18 @@ for a in $("$ir/bin/busybox" --list); do
 done
 ln -sf ../bin/busybox "$ir/sbin/init"
 install -m 0755 "$here/rootfs/init" "$ir/init"
-install -m 0755 "$here/rootfs/haneul-rc" "$ir/etc/haneul-rc"
-install -m 0644 "$here/rootfs/inittab" "$ir/etc/inittab"
+# common_files DIR: what the initramfs and the root volume both carry.
+common_files() {
+	install -m 0755 "$here/rootfs/haneul-rc" "$1/etc/haneul-rc"
+	install -m 0644 "$here/rootfs/inittab" "$1/etc/inittab"
+	install -m 0755 "$here/rootfs/haneul-hotplug" "$1/sbin/haneul-hotplug"
+	[ -x "$agent" ] && install -m 0755 "$agent" "$1/sbin/haneul-agent"
+	[ -x "$iotool" ] && install -m 0755 "$iotool" "$1/bin/iotool"
+	echo haneul >"$1/etc/hostname"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$1/etc/passwd"
+	printf 'root:x:0:\n' >"$1/etc/group"
+}
+common_files "$ir"
 : >"$ir/etc/modules.load"
 while read -r m; do
 	case "$m" in ''|'#'*) continue ;; esac
@@ -117,15 +145,46 @@ find "$ir" -exec touch -h -d @0 {} +
 (cd "$ir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
 	gzip -9 -n >"$work/initrd.img"
 
+# The root volume: the same busybox and scripts, no modules (the initramfs
+# has loaded them before it switches), empty mount points.  mke2fs -d
+# copies a directory into a fresh file system without mounting anything.
+rf=$work/rootfs
+mkdir -p "$rf"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,mnt,data,var/log}
+cp "$work/b/bin/busybox" "$rf/bin/busybox"
+for a in $("$rf/bin/busybox" --list); do
+	case "$a" in busybox|init) continue ;; esac
+	ln -sf busybox "$rf/bin/$a"
+done
+ln -sf ../bin/busybox "$rf/sbin/init"
+common_files "$rf"
+echo "haneul root volume, built by images/linux/build.sh from $kpkg" >"$rf/etc/haneul-release"
+chmod 1777 "$rf/tmp"
+find "$rf" -exec touch -h -d @0 {} +
+E2FSPROGS_FAKE_TIME=0 mke2fs -q -F -t ext4 -L haneul-root -U 5f3c6a3e-0000-4000-8000-68616e65756c \
+	-E root_owner=0:0,hash_seed=5f3c6a3e-0000-4000-8000-68616e65756c \
+	-d "$rf" "$work/rootfs.ext4" "${ROOTFS_SIZE:-32M}" >"$work/mke2fs.log" 2>&1 ||
+	die "mke2fs -d failed: $(tail -n 3 "$work/mke2fs.log")"
+
 # Install the outputs (atomically per file).
 mkdir -p "$out/kvm"
 for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko; do
 	cp "$moddir/$m" "$out/kvm/${m##*/}"
 done
+# What the outer VM needs for VPC namespaces (bridge, veth) and taps, in
+# load order (tests/nested/harness.sh loads them after kvm).
+mkdir -p "$out/outer-net"
+: >"$out/outer-net/load.list"
+for m in kernel/net/llc/llc.ko kernel/net/802/stp.ko kernel/net/bridge/bridge.ko \
+	 kernel/drivers/net/veth.ko kernel/drivers/net/tun.ko; do
+	cp "$moddir/$m" "$out/outer-net/${m##*/}"
+	echo "${m##*/}" >>"$out/outer-net/load.list"
+done
 cp "$vmlinuz" "$out/vmlinuz.tmp" && mv -f "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv -f "$work/vmlinux" "$out/vmlinux"
 mv -f "$work/initrd.img" "$out/initrd.img"
+mv -f "$work/rootfs.ext4" "$out/rootfs.ext4"
 cp "$work/b/bin/busybox" "$out/busybox.tmp" && mv -f "$out/busybox.tmp" "$out/busybox"
 echo "$kver" >"$out/version"
+echo "${extra_inputs[*]:-}" >"$out/.inputs"
 touch "$stamp"
-echo "images/linux: $kver -> $out (vmlinuz $(stat -c %s "$out/vmlinuz") B, vmlinux $(stat -c %s "$out/vmlinux") B, initrd $(stat -c %s "$out/initrd.img") B)"
+echo "images/linux: $kver -> $out (vmlinuz $(stat -c %s "$out/vmlinuz") B, vmlinux $(stat -c %s "$out/vmlinux") B, initrd $(stat -c %s "$out/initrd.img") B, rootfs.ext4 $(du -k "$out/rootfs.ext4" | cut -f1) KiB used)"

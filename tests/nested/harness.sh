@@ -9,7 +9,8 @@
 # COMMAND is a busybox sh command line run as root in /haneul inside the outer
 # VM.  There it finds:
 #   /haneul/bin/haneul-vmm          $O/haneul-vmm (+ the libraries ldd lists)
-#   /haneul/images/linux/           vmlinuz vmlinux initrd.img (inner guest)
+#   /haneul/images/linux/           vmlinuz vmlinux initrd.img rootfs.ext4
+#                                   (inner guest)
 #   /haneul/images/tiny/tiny.elf    when built
 #   /usr/bin/qemu-system-x86_64     the host's QEMU, its libraries and the
 #                                   firmware microvm needs (the bench peer)
@@ -96,9 +97,10 @@ mkcpio() { # DIR OUT: uncompressed newc archive of DIR
 }
 
 # ---- cached base part ----
-base_inputs=("$0" "$linux/vmlinux" "$linux/vmlinuz" "$linux/initrd.img" "$linux/busybox"
+base_inputs=("$0" "$linux/vmlinux" "$linux/vmlinuz" "$linux/initrd.img" "$linux/rootfs.ext4" "$linux/busybox"
 	"$linux/kvm/kvm.ko" "$linux/kvm/kvm-amd.ko" "$linux/kvm/irqbypass.ko" "$qemu")
 [ -f "$O/images/tiny/tiny.elf" ] && base_inputs+=("$O/images/tiny/tiny.elf")
+[ -f "$linux/outer-net/load.list" ] && base_inputs+=("$linux"/outer-net/*)
 key=$(stat -L -c '%n %s %Y' "${base_inputs[@]}" | md5sum | cut -c1-32)
 base=$state/outer-base.cpio
 if [ ! -f "$base" ] || [ "$(cat "$state/outer-base.key" 2>/dev/null)" != "$key" ]; then
@@ -110,7 +112,12 @@ if [ ! -f "$base" ] || [ "$(cat "$state/outer-base.key" 2>/dev/null)" != "$key" 
 		[ "$a" = busybox ] || ln -sf busybox "$b/bin/$a"
 	done
 	cp "$linux"/kvm/*.ko "$b/lib/kvm/"
+	if [ -f "$linux/outer-net/load.list" ]; then
+		mkdir -p "$b/lib/outer-net"
+		cp "$linux"/outer-net/* "$b/lib/outer-net/"
+	fi
 	cp "$linux"/vmlinuz "$linux"/vmlinux "$linux"/initrd.img "$b/haneul/images/linux/"
+	[ -f "$linux/rootfs.ext4" ] && cp "$linux/rootfs.ext4" "$b/haneul/images/linux/"
 	[ -f "$O/images/tiny/tiny.elf" ] && cp "$O/images/tiny/tiny.elf" "$b/haneul/images/tiny/"
 	stage_elf "$b" "$qemu" /usr/bin/qemu-system-x86_64
 	# Firmware: microvm's qboot, and what -M pc / PVH option ROMs load.
@@ -133,6 +140,12 @@ for m in irqbypass kvm kvm-amd; do
 	insmod /lib/kvm/$m.ko || echo "harness-init: insmod $m failed"
 done
 [ -e /dev/kvm ] || echo "harness-init: no /dev/kvm after loading kvm-amd"
+# Bridge, veth and tun for VPC namespaces (haneul-net) and taps.
+if [ -f /lib/outer-net/load.list ]; then
+	while read -r m; do
+		insmod /lib/outer-net/$m || echo "harness-init: insmod $m failed"
+	done </lib/outer-net/load.list
+fi
 [ -f /haneul/quiet ] && echo 1 >/proc/sys/kernel/printk
 . /haneul/run.env
 export HANEUL_VMM=/haneul/bin/haneul-vmm LINUX_DIR=/haneul/images/linux
