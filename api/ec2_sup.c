@@ -81,9 +81,11 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 	char **drives = NULL;
 	size_t nd = 0;
 	sqlite3_stmt *s;
+	struct timespec t0, t1, t2;
 	pid_t pid;
 	int err = -ENOENT;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!t)
 		return -EINVAL;
 	if (store_tx_begin(st, false))
@@ -150,10 +152,15 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 		spec.n_extra = nd;
 	}
 	spec.shutdown_timeout_s = e->stop_timeout_s;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	err = vmsup_spawn(&spec, &pid);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 	ec2_strv_free(drives, nd);
 	if (!err)
-		log_info("ec2: %s: %s haneul-vmm pid %d", x->id, x->hibernated ? "resumed" : "started", (int)pid);
+		log_info("ec2: %s: %s haneul-vmm pid %d (prepare %ld us, spawn %ld us)", x->id,
+			 x->hibernated ? "resumed" : "started", (int)pid,
+			 (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000,
+			 (t2.tv_sec - t1.tv_sec) * 1000000L + (t2.tv_nsec - t1.tv_nsec) / 1000);
 	return err;
 }
 

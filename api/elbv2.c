@@ -362,12 +362,22 @@ static int apply_config(struct elbv2 *x, json_object *cfg, bool force, char *msg
 {
 	const char *doc = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
 	struct json_object *reply = NULL, *req;
+	bool fresh = false;
 	int err;
 
 	msg[0] = '\0';
 	if (!x->lb_enabled)
 		return 0;
 	pthread_mutex_lock(&x->mu);
+	err = lbsup_ensure(&x->lb, &fresh);
+	if (err) {
+		pthread_mutex_unlock(&x->mu);
+		return err;
+	}
+	if (fresh) {
+		free(x->applied);
+		x->applied = NULL;
+	}
 	if (!force && x->applied && strcmp(x->applied, doc) == 0) {
 		pthread_mutex_unlock(&x->mu);
 		return 0;
@@ -396,21 +406,31 @@ int elbv2_sync(struct api *api)
 {
 	struct elbv2 *x = api->elbv2;
 	json_object *cfg;
-	bool fresh = false;
 	char msg[256];
-	int err;
+	int err, n;
 
 	if (!x || !x->lb_enabled)
 		return 0;
-	err = lbsup_ensure(&x->lb, &fresh);
-	if (err)
-		return err;
 	if (store_tx_begin(&api->store, false))
 		return -EIO;
+	/* haneul-lb runs while there is something for it to do: started with the
+	 * first load balancer or target group, stopped after the last one goes
+	 * (so an account without load balancers leaves no process behind). */
+	n = count_kind(&api->store, "lb") + count_kind(&api->store, "tg");
+	if (n == 0) {
+		store_tx_end(&api->store, false);
+		pthread_mutex_lock(&x->mu);
+		if (lbsup_stop(&x->lb))
+			log_info("lb: no load balancers or target groups: haneul-lb stopped");
+		free(x->applied);
+		x->applied = NULL;
+		pthread_mutex_unlock(&x->mu);
+		return 0;
+	}
 	cfg = build_config(x, &err);
 	store_tx_end(&api->store, false);
 	if (!err) {
-		err = apply_config(x, cfg, fresh, msg, sizeof(msg));
+		err = apply_config(x, cfg, false, msg, sizeof(msg));
 		if (err == -EINVAL)
 			log_warn("lb: haneul-lb refused the configuration: %s", msg);
 	}

@@ -162,12 +162,13 @@ int lbsup_ensure(struct lbsup *s, bool *adopted)
 	}
 }
 
-void lbsup_stop(struct lbsup *s)
+bool lbsup_stop(struct lbsup *s)
 {
 	pid_t pid = read_pid(s);
 
+	s->pid = 0;
 	if (!pid)
-		return;
+		return false;
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -175,5 +176,5 @@ void lbsup_stop(struct lbsup *s)
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGKILL);
-	s->pid = 0;
+	return true;
 }

@@ -31,7 +31,8 @@ int lbsup_init(struct lbsup *s, const char *bin, const char *data_dir, unsigned 
 int lbsup_ensure(struct lbsup *s, bool *adopted);
 /* One control request; see vmsup_ctl() for the return values. */
 int lbsup_call(struct lbsup *s, const char *request, unsigned timeout_ms, struct json_object **reply);
-/* Stops the process (SIGTERM, then SIGKILL after 2 s); for tests and tools. */
-void lbsup_stop(struct lbsup *s);
+/* Stops the process of lb.pid (SIGTERM, then SIGKILL after 2 s); true when
+ * there was one. */
+bool lbsup_stop(struct lbsup *s);
 
 #endif

@@ -8,7 +8,7 @@ PKGS=(
 	libjson-c-dev libcmocka-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libxml2-dev
 	libnl-3-dev libnl-route-3-dev
 	# guests, nested real-KVM harness, benchmarks
-	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils
+	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils e2fsprogs
 	# tests drive the real AWS CLI and boto3
 	awscli python3 python3-boto3 procps iproute2 iputils-ping curl openssl
 	# benchmarks (peers)

@@ -7,8 +7,8 @@
 2. Launch rate: one RunInstances of BATCH instances, timed until all are
    running; launches/s and launches/s per host core.
 3. The same BATCH of haneul-vmm processes started directly (no control
-   plane), timed until each printed its readiness marker: what the VMM alone
-   does on this machine.
+   plane; the same kernel, command line and root drive, no network), timed
+   until each printed its readiness marker: what the VMM alone does here.
 
 Firecracker publishes a creation rate of 5 microVMs per host core per second
 (its SPECIFICATION.md); the figures are printed next to it, measured the same
@@ -66,8 +66,13 @@ def raw_vmm_batch(n):
     procs = []
     t0 = time.time()
     for i in range(n):
-        log = os.path.join(tmp, "c%d.log" % i)
+        log, disk = os.path.join(tmp, "c%d.log" % i), os.path.join(tmp, "d%d.img" % i)
+        with open(disk, "wb") as f:
+            f.truncate(1 << 30)
+        # The same devices an instance's VMM gets, but its network (a tap needs the VPC namespace).
         procs.append((subprocess.Popen(["timeout", "300", vmm, "--kernel", tiny, "--mem", "64M", "--console", "none",
+                                        "--cmdline", "console=ttyS0 haneul.instance_id=i-bench%d" % i,
+                                        "--drive", "file=%s,id=vol-bench%d" % (disk, i),
                                         "--console-log", log], stdin=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL), log))
     left = set(range(n))

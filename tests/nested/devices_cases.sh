@@ -146,9 +146,9 @@ fi
 if [ $net = 0 ]; then
 	fail http_via_tap "no VPC/tap (haneul-net failed)"
 else
-	body=$(wget -q -T 10 -O - http://$GIP/ 2>&1); health=$(wget -q -T 10 -O - http://$GIP/health 2>&1)
-	if echo "$body" | grep -q "$ID" && [ -n "$health" ]; then
-		pass http_via_tap; echo "    http_via_tap: / -> $(echo "$body" | head -c 120 | tr '\n' ' ') /health -> $(echo "$health" | head -c 80 | tr '\n' ' ')"
+	body=$($NC http $GIP 80 / 2>&1); health=$($NC http $GIP 80 /health 2>&1); hrc=$?
+	if echo "$body" | grep -q "$ID" && [ "$hrc" = 0 ]; then
+		pass http_via_tap; echo "    http_via_tap: / -> $(echo "$body" | tail -n +3 | head -c 120 | tr '\n' ' ') /health -> $(echo "$health" | head -c 80 | tr '\n' ' ')"
 	else
 		fail http_via_tap "GET / -> '$(echo "$body" | head -c 200)', /health -> '$health'"
 		ip route; haneul-net info $VPC | sed 's/^/    net| /'

@@ -10,6 +10,10 @@
  *       the guest's connect(2, P) arrives on SOCK = UDS_P): binds SOCK,
  *       accepts one connection, prints its first line; exit 0, or 1 when
  *       nothing came within TIMEOUT_S.
+ *   nestctl http ADDR PORT PATH [TIMEOUT_S]
+ *       HTTP/1.0 GET to an IPv4 address; prints the status line and, after
+ *       a line "--", the body; exit 0 on a 200 (busybox wget is a static
+ *       glibc binary whose resolver crashes in the outer VM).
  *   nestctl vsock SOCK PORT LINE [TIMEOUT_S]
  *       host -> guest: "CONNECT PORT\n" on the VMM's vsock socket, expects
  *       "OK <n>", sends LINE + "\n", prints the first reply line.
@@ -17,6 +21,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 static long long nc_now_ms(void)
 {
@@ -178,6 +185,54 @@ static int nc_vsock(const char *sock, const char *port, const char *msg, int tmo
 	return 0;
 }
 
+static int nc_http(const char *addr, const char *port, const char *path, int tmo)
+{
+	long long deadline = nc_now_ms() + tmo * 1000LL;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	static char resp[1 << 20];
+	size_t len = 0;
+	char req[1024];
+	char *body;
+	int fd;
+
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		fprintf(stderr, "nestctl: %s: not an IPv4 address\n", addr);
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "nestctl: connect %s:%s: %s\n", addr, port, strerror(errno));
+		return 1;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
+	if (nc_write_all(fd, req, strlen(req))) {
+		fprintf(stderr, "nestctl: send to %s:%s: %s\n", addr, port, strerror(errno));
+		return 1;
+	}
+	while (len + 1 < sizeof(resp)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - nc_now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		r = read(fd, resp + len, sizeof(resp) - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	resp[len] = 0;
+	body = strstr(resp, "\r\n\r\n");
+	if (!body) {
+		fprintf(stderr, "nestctl: %s:%s%s: no HTTP response (%zu bytes)\n", addr, port, path, len);
+		return 1;
+	}
+	*body = 0;
+	printf("%.*s\n--\n%s\n", (int)strcspn(resp, "\r\n"), resp, body + 4);
+	return strncmp(resp, "HTTP/1.1 200", 12) && strncmp(resp, "HTTP/1.0 200", 12) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
@@ -186,8 +241,11 @@ int main(int argc, char **argv)
 		return nc_ctl(argv[2], argv[3], argc == 5 ? atoi(argv[4]) : 30);
 	if (argc == 4 && !strcmp(op, "listen"))
 		return nc_listen(argv[2], atoi(argv[3]));
+	if ((argc == 5 || argc == 6) && !strcmp(op, "http"))
+		return nc_http(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 10);
 	if ((argc == 5 || argc == 6) && !strcmp(op, "vsock"))
 		return nc_vsock(argv[2], argv[3], argv[4], argc == 6 ? atoi(argv[5]) : 10);
-	fprintf(stderr, "usage: nestctl ctl SOCK JSON [TMO] | listen SOCK TMO | vsock SOCK PORT LINE [TMO]\n");
+	fprintf(stderr, "usage: nestctl ctl SOCK JSON [TMO] | listen SOCK TMO | http ADDR PORT PATH [TMO] |\n"
+			"       vsock SOCK PORT LINE [TMO]\n");
 	return 2;
 }
