@@ -2,7 +2,8 @@
  * protocol): haneul measures them itself and serves GetMetricStatistics and
  * ListMetrics (docs/asg.md).
  *
- *   AWS/EC2 CPUUtilization {InstanceId}          vCPU thread CPU time over wall
+ *   AWS/EC2 CPUUtilization {InstanceId}          vCPU threads' CPU time plus run-queue
+ *                                                 wait (schedstat) over wall time
  *   AWS/EC2 CPUUtilization {AutoScalingGroupName} mean over the group's
  *                                                 InService instances past warmup
  *   AWS/ApplicationELB (AWS/NetworkELB for NLBs) RequestCount {LoadBalancer},
@@ -25,7 +26,7 @@
 
 struct cw_inst_sample {
 	char id[32];
-	int64_t cpu_ns;
+	int64_t cpu_ns;      /* vCPU threads' CPU time + run-queue wait */
 	int64_t wall_us;     /* the VMM's uptime_us */
 	unsigned vcpus;
 };

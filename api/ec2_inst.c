@@ -561,6 +561,28 @@ static int set_vol_attached(struct store *st, const char *vol, const char *inst,
 	return err;
 }
 
+int ec2_user_data_check(const char *b64, size_t *decoded)
+{
+	size_t n = 0, pad = 0;
+
+	*decoded = 0;
+	for (; b64[n]; n++) {
+		char c = b64[n];
+
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			     c == '+' || c == '/'))
+			return -EINVAL; /* '=' only at the end */
+	}
+	if (pad > 2 || (pad && n % 4) || (n - pad) % 4 == 1)
+		return -EINVAL;
+	*decoded = (n - pad) / 4 * 3 + ((n - pad) % 4 ? (n - pad) % 4 - 1 : 0);
+	return *decoded > EC2_USER_DATA_MAX ? -E2BIG : 0;
+}
+
 int ec2_h_RunInstances(struct api_req *req)
 {
 	struct api *api = req->api;
@@ -602,8 +624,20 @@ int ec2_h_RunInstances(struct api_req *req)
 				 "Invalid value '%s' for InstanceInitiatedShutdownBehavior", sdb);
 	if (az && !ec2_az_valid(api, az))
 		return api_error(req, 400, "InvalidParameterValue", "Invalid availability zone: [%s]", az);
-	if (ud && strlen(ud) > 21848)
-		return api_error(req, 400, "InvalidParameterValue", "User data is limited to 16384 bytes");
+	if (ud && !*ud)
+		ud = NULL;
+	if (ud) {
+		size_t udn;
+		int r = ec2_user_data_check(ud, &udn);
+
+		/* EC2's messages; haneul's limit is smaller than EC2's 16 KiB
+		 * (it travels on the kernel command line, docs/ec2.md). */
+		if (r == -E2BIG)
+			return api_error(req, 400, "InvalidParameterValue", "User data is limited to %d bytes",
+					 EC2_USER_DATA_MAX);
+		if (r)
+			return api_error(req, 400, "InvalidParameterValue", "Invalid BASE64 encoding of user data.");
+	}
 	if (token && strlen(token) > 64)
 		return api_error(req, 400, "InvalidParameterValue", "ClientToken is at most 64 characters");
 	if (ec2_tag_specs_check(req))

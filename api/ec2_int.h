@@ -16,6 +16,12 @@
 #define EC2_MAX_INSTANCES 128    /* non-terminated instances per haneuld */
 #define EC2_TERMINATED_KEEP_S 3600
 #define EC2_CONSOLE_MAX   65536
+/* UserData travels to the guest on its kernel command line
+ * (haneul.user_data=BASE64), and x86 Linux takes at most 2047 bytes there:
+ * 1 KiB of user data is 1368 base64 characters, which leaves ~680 bytes for
+ * the image's arguments, the instance id and the network (~130 today). */
+#define EC2_USER_DATA_MAX 1024
+#define EC2_CMDLINE_MAX   2048   /* the x86 kernel's COMMAND_LINE_SIZE, with the NUL */
 #define EC2_PUBLIC_POOL   "127.100.0.0/16"
 
 struct ec2 {
@@ -35,6 +41,11 @@ struct ec2 {
 	bool stop;
 	unsigned kicks;
 };
+
+/* Checks a UserData parameter (standard base64, padding optional, nothing
+ * else: it goes on a kernel command line as it is).  0 with *decoded = the
+ * decoded length, -EINVAL for bad base64, -E2BIG over EC2_USER_DATA_MAX. */
+int ec2_user_data_check(const char *b64, size_t *decoded);
 
 struct ec2_type {
 	const char *name;

@@ -75,7 +75,8 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 {
 	struct store *st = &e->api->store;
 	const struct ec2_type *t = ec2_type_find(x->type);
-	char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", cmdline[1024] = "", hib[PATH_MAX + 64];
+	char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", cmdline[EC2_CMDLINE_MAX] = "", hib[PATH_MAX + 64];
+	char *ud = NULL;
 	unsigned max_mem = 0, max_vcpus = 0;
 	struct vmsup_spec spec;
 	char **drives = NULL;
@@ -105,17 +106,29 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 		}
 		sqlite3_finalize(s);
 	}
+	/* UserData (checked base64 at RunInstances) for the guest's agent. */
+	s = err ? NULL : store_prepare(st, "SELECT user_data FROM ec2_instances WHERE id = ?");
+	if (s) {
+		sqlite3_bind_text(s, 1, x->id, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL &&
+		    sqlite3_column_bytes(s, 0) > 0 && !(ud = strdup((const char *)sqlite3_column_text(s, 0))))
+			err = -ENOMEM;
+		sqlite3_finalize(s);
+	}
 	if (!err)
 		err = ec2_vol_drive_args(e, x->id, &drives, &nd);
 	store_tx_end(st, false);
-	if (err)
+	if (err) {
+		free(ud);
 		return err;
+	}
 	if (e->net && !x->hibernated) {
 		char net[160], ipargs[96];
 		char **nv = realloc(drives, (nd + 2) * sizeof(*drives));
 
 		if (!nv) {
 			ec2_strv_free(drives, nd);
+			free(ud);
 			return -ENOMEM;
 		}
 		drives = nv;
@@ -130,6 +143,17 @@ static int spawn(struct ec2 *e, const struct ec2_inst *x, const char *dir)
 			}
 			snprintf(cmdline + strlen(cmdline), sizeof(cmdline) - strlen(cmdline), " %s", ipargs);
 		}
+	}
+	if (ud) {
+		size_t used = strlen(cmdline);
+
+		/* Last, so a kernel that cut the line would cut only this. */
+		if (used + strlen(" haneul.user_data=") + strlen(ud) >= sizeof(cmdline))
+			log_warn("ec2: %s: user data does not fit on the kernel command line: not delivered", x->id);
+		else
+			snprintf(cmdline + used, sizeof(cmdline) - used, " haneul.user_data=%s", ud);
+		free(ud);
+		ud = NULL;
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		ec2_strv_free(drives, nd);
@@ -187,14 +211,56 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
-static bool ready(const char *dir)
+/* Does the guest console of this start hold a line beginning with the
+ * readiness marker "haneul-ready " (images/linux's haneul-rc prints it;
+ * the tiny guest too)?  console.log only has the current VMM's output
+ * (vmsup_console_rotate()). */
+static bool console_marker(const char *dir)
+{
+	static const char mark[] = "\nhaneul-ready ";
+	const size_t ml = sizeof(mark) - 1;
+	char path[PATH_MAX + 80], buf[16384 + sizeof(mark)];
+	size_t have = 1;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	buf[0] = '\n'; /* the file's first line counts too */
+	for (;;) {
+		size_t r = fread(buf + have, 1, sizeof(buf) - have, f);
+
+		if (!r)
+			break;
+		have += r;
+		if (memmem(buf, have, mark, ml)) {
+			found = true;
+			break;
+		}
+		/* Keep a tail that a marker cut by the chunk boundary starts in. */
+		memmove(buf, buf + have - (ml - 1), ml - 1);
+		have = ml - 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Pending -> running: the guest wrote the READY port (ready_us: the tiny
+ * guest), or printed the readiness marker (a Linux guest: images/linux has
+ * no way to write an I/O port, its rc script prints the marker), or -- for
+ * a resume -- the VMM restored a guest that was running when it hibernated. */
+static bool ready(const struct ec2_inst *x, const char *dir)
 {
 	struct json_object *r = NULL, *v;
 	bool ok = false;
 
-	if (vmsup_ctl(dir, "{\"cmd\":\"status\"}", 1000, &r) == 0 && json_object_object_get_ex(r, "ready_us", &v) &&
-	    !json_object_is_type(v, json_type_null))
-		ok = true;
+	if (vmsup_ctl(dir, "{\"cmd\":\"status\"}", 1000, &r) == 0) {
+		ok = x->hibernated ||
+		     (json_object_object_get_ex(r, "ready_us", &v) && !json_object_is_type(v, json_type_null)) ||
+		     console_marker(dir);
+	}
 	json_object_put(r);
 	return ok;
 }
@@ -378,7 +444,7 @@ static void one(struct ec2 *e, struct ec2_inst *x, bool *busy, struct batch *b)
 			settle(e, x, x->starts ? "stopped" : "terminated", code, msg);
 			return;
 		}
-		if (ready(dir)) {
+		if (ready(x, dir)) {
 			b->ready[b->n_ready++] = x;
 			return;
 		}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/random.h>
 
 #include "api/stubs.h"
@@ -933,7 +934,29 @@ fail:
 
 /* ---- load balancers ------------------------------------------------------------------- */
 
-static int alloc_address(struct store *st, char out[16])
+/* Whether some socket on this host listens on address a (host order):
+ * another haneuld's haneul-lb would share a port with SO_REUSEPORT. */
+static bool host_listens_on(uint32_t a)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned int la, lp, ra, rp, st;
+
+		if (sscanf(line, " %*d: %8X:%4X %8X:%4X %2X", &la, &lp, &ra, &rp, &st) == 5 && st == 0x0a)
+			found = ntohl(la) == a;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The lowest free address of the pool from a point that depends on the data
+ * dir, so that two haneulds on one host do not pick the same one. */
+static int alloc_address(struct elbv2 *x, struct store *st, char out[16])
 {
 	struct netaddr_cidr c;
 	uint32_t base, used[ELB_MAX_LBS + 1];
@@ -951,12 +974,13 @@ static int alloc_address(struct store *st, char out[16])
 	}
 	sqlite3_finalize(s);
 	netaddr_parse_cidr(ELB_ADDR_POOL, &c, &base);
-	for (uint32_t a = c.net + 1; a < netaddr_broadcast(&c); a++) {
-		bool taken = false;
+	for (uint32_t k = 0, span = netaddr_broadcast(&c) - c.net - 1; k < span; k++) {
+		uint32_t a = c.net + 1 + (netaddr_hash(x->api->data_dir) % 256 * 256 + k) % span;
+		bool taken = (a & 0xff) == 0 || (a & 0xff) == 0xff;
 
 		for (size_t i = 0; i < n && !taken; i++)
 			taken = used[i] == a;
-		if (!taken) {
+		if (!taken && !host_listens_on(a)) {
 			netaddr_format_ipv4(a, out);
 			return 0;
 		}
@@ -1065,7 +1089,7 @@ static int h_create_lb(struct api_req *req)
 		goto fail_tx;
 	}
 	sqlite3_finalize(s);
-	err = alloc_address(st, addr);
+	err = alloc_address(req->api->elbv2, st, addr);
 	if (err) {
 		err = err == -ENOSPC ? api_error(req, 400, "TooManyLoadBalancers", "No listener address left")
 				     : api_internal(req);
@@ -1372,6 +1396,8 @@ static int parse_hc(struct api_req *req, json_object *hc, bool tcp)
 	    int_param(req, "HealthyThresholdCount", 2, 10, &healthy) ||
 	    int_param(req, "UnhealthyThresholdCount", 2, 10, &unhealthy))
 		return -1;
+	if (timeout >= interval && !api_param(req, "HealthCheckTimeoutSeconds"))
+		timeout = interval - 1 < 2 ? 2 : interval - 1; /* a default timeout follows a short interval */
 	if (timeout >= interval)
 		return api_error(req, 400, "ValidationError", "Health check interval must be greater than the timeout.");
 	if (proto) {

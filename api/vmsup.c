@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +324,8 @@ int vmsup_spawn(const struct vmsup_spec *spec, pid_t *pid)
 	run_path(rp->log, spec->run_dir, "vmm.log");
 	run_path(rp->fifo, spec->run_dir, "console.in");
 	err = vmsup_reset(spec->run_dir);
+	if (!err)
+		err = vmsup_console_rotate(spec->run_dir);
 	if (err)
 		goto out;
 	if (mkfifo(rp->fifo, 0600) < 0 && errno != EEXIST) {
@@ -471,46 +474,138 @@ static void b64_append(struct strbuf *out, const unsigned char *p, size_t n)
 	out->p[out->len] = '\0';
 }
 
-int vmsup_console_b64(const char *dir, size_t max, struct strbuf *out, size_t *total)
+/* Reads the last min(max, size) bytes of path into buf; *n gets the count
+ * (0 for a missing file).  0 or -errno. */
+static int read_tail(const char *path, size_t max, unsigned char *buf, size_t *n)
 {
-	struct json_object *r = NULL, *v, *b;
-	char req[64], path[RUN_PATH];
-	unsigned char *buf;
 	struct stat st;
 	off_t from;
-	ssize_t n;
+	ssize_t r;
 	int fd;
 
-	*total = 0;
-	snprintf(req, sizeof(req), "{\"cmd\":\"console\",\"bytes\":%zu}", max);
-	if (vmsup_ctl(dir, req, 2000, &r) == 0 && json_object_object_get_ex(r, "base64", &v) &&
-	    json_object_object_get_ex(r, "bytes", &b)) {
-		sb_puts(out, json_object_get_string(v));
-		*total = (size_t)json_object_get_int64(b);
-		json_object_put(r);
-		return sb_oom(out) ? -ENOMEM : 0;
-	}
-	json_object_put(r);
-	run_path(path, dir, "console.log");
+	*n = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) < 0) {
+		r = -errno;
 		close(fd);
-		return -errno;
+		return (int)r;
 	}
 	from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
-	buf = malloc(max ? max : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = pread(fd, buf, max, from);
+	r = max ? pread(fd, buf, max, from) : 0;
 	close(fd);
-	if (n > 0) {
-		b64_append(out, buf, (size_t)n);
-		*total = (size_t)n;
+	if (r < 0)
+		return -EIO;
+	*n = (size_t)r;
+	return 0;
+}
+
+int vmsup_console_rotate(const char *dir)
+{
+	char log[RUN_PATH], prev[RUN_PATH], tmp[RUN_PATH];
+	unsigned char *buf = malloc(2 * (size_t)VMSUP_CONSOLE_KEEP);
+	size_t np = 0, nl = 0, keep;
+	struct stat st;
+	int fd, err;
+
+	if (!buf)
+		return -ENOMEM;
+	run_path(log, dir, "console.log");
+	run_path(prev, dir, "console.prev");
+	run_path(tmp, dir, "console.prev.tmp");
+	if (stat(log, &st) < 0) {
+		err = errno == ENOENT ? 0 : -errno; /* nothing new to keep */
+		goto out;
+	}
+	err = read_tail(prev, VMSUP_CONSOLE_KEEP, buf, &np);
+	if (!err)
+		err = read_tail(log, VMSUP_CONSOLE_KEEP, buf + np, &nl);
+	if (err)
+		goto out;
+	keep = np + nl > VMSUP_CONSOLE_KEEP ? VMSUP_CONSOLE_KEEP : np + nl;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (write(fd, buf + np + nl - keep, keep) != (ssize_t)keep) {
+		err = -EIO;
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, prev) < 0) {
+		err = -errno;
+		unlink(tmp);
+		goto out;
+	}
+	/* Kept: a spawn that fails now must not keep the same bytes twice. */
+	if (unlink(log) < 0 && errno != ENOENT)
+		err = -errno;
+out:
+	free(buf);
+	return err;
+}
+
+static size_t b64_decode(const char *in, unsigned char *out, size_t max)
+{
+	size_t len = strlen(in), pad = 0;
+	int n;
+
+	if (len % 4 || len / 4 * 3 > max)
+		return 0;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return 0;
+	if (len && in[len - 1] == '=')
+		pad++;
+	if (len > 1 && in[len - 2] == '=')
+		pad++;
+	return (size_t)n - pad;
+}
+
+int vmsup_console_b64(const char *dir, size_t max, struct strbuf *out, size_t *total)
+{
+	struct json_object *r = NULL, *v;
+	char req[64], path[RUN_PATH];
+	unsigned char *buf, *cur;
+	size_t nc = 0, np = 0;
+	bool live = false;
+	int err = 0;
+
+	*total = 0;
+	/* prev part first, current part after it: buf = [max][max + 3]. */
+	buf = malloc(2 * (max ? max : 1) + 3);
+	if (!buf)
+		return -ENOMEM;
+	cur = buf + max;
+	snprintf(req, sizeof(req), "{\"cmd\":\"console\",\"bytes\":%zu}", max);
+	if (vmsup_ctl(dir, req, 2000, &r) == 0 && json_object_object_get_ex(r, "base64", &v)) {
+		nc = b64_decode(json_object_get_string(v), cur, max + 3);
+		live = true;
+	}
+	json_object_put(r);
+	if (!live) {
+		run_path(path, dir, "console.log");
+		err = read_tail(path, max, cur, &nc);
+	}
+	if (nc > max) {
+		memmove(cur, cur + nc - max, max);
+		nc = max;
+	}
+	/* Output of earlier starts of this instance (vmsup_console_rotate). */
+	if (!err && nc < max) {
+		run_path(path, dir, "console.prev");
+		err = read_tail(path, max - nc, buf, &np);
+		if (!err && np && np < max)
+			memmove(cur - np, buf, np);
+	}
+	if (!err && np + nc) {
+		b64_append(out, cur - np, np + nc);
+		*total = np + nc;
 	}
 	free(buf);
-	return n < 0 ? -EIO : sb_oom(out) ? -ENOMEM : 0;
+	return err ? err : sb_oom(out) ? -ENOMEM : 0;
 }

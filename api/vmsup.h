@@ -9,7 +9,12 @@
  *   exit        "N\n": the VMM's exit status (128+signal when killed), written
  *               atomically by the reaper when the VMM ends
  *   ctl.sock    the VMM's control socket (docs/vmm.md)
- *   console.log the guest's serial output (appended across boots)
+ *   console.log the guest's serial output of the current (or last) VMM: the
+ *               VMM truncates it when it starts, so vmsup_spawn() first moves
+ *               its tail into
+ *   console.prev the last VMSUP_CONSOLE_KEEP bytes written by earlier VMMs of
+ *               this run dir (stop/start, hibernate/resume): GetConsoleOutput
+ *               shows recent output across starts, as EC2 does
  *   console.in  a FIFO that is the guest's serial input (the VMM's stdin):
  *               what is written there is typed on the guest's COM1, like
  *               EC2's serial console
@@ -32,6 +37,7 @@
 #include "common/strbuf.h"
 
 #define VMSUP_MAX_ARGS 64
+#define VMSUP_CONSOLE_KEEP (64u * 1024) /* bytes of console.prev */
 
 struct vmsup_spec {
 	const char *vmm;        /* haneul-vmm binary */
@@ -78,6 +84,12 @@ int vmsup_build_argv(const struct vmsup_spec *spec, const char **args, struct vm
  * logs).  Refuses (-EBUSY) while a VMM of that run dir is alive. */
 int vmsup_reset(const char *run_dir);
 
+/* Appends console.log's tail to console.prev (keeping its last
+ * VMSUP_CONSOLE_KEEP bytes) and removes console.log; nothing when there is
+ * no console.log.  Called by vmsup_spawn() (the new VMM would truncate the
+ * log); the caller makes sure no VMM of run_dir is alive.  0 or -errno. */
+int vmsup_console_rotate(const char *run_dir);
+
 /* Starts the VMM detached from haneuld (new session, stdin /dev/null, stdout
  * and stderr appended to vmm.log).  Returns once vmm.pid is written: 0 with
  * *pid, or -errno (nothing left running). */
@@ -99,8 +111,9 @@ int vmsup_kill(const char *run_dir, int sig);
 int vmsup_ctl(const char *run_dir, const char *request, unsigned timeout_ms, struct json_object **reply);
 
 /* The last max bytes of the guest console, base64-encoded, into out: from the
- * live VMM's control socket, else from console.log.  *total gets the length
- * of the raw bytes.  0 or -errno. */
+ * live VMM's control socket (its ring, kept across guest reboots), else from
+ * console.log, preceded by the tail of console.prev when that is shorter
+ * than max.  *total gets the length of the raw bytes.  0 or -errno. */
 int vmsup_console_b64(const char *run_dir, size_t max, struct strbuf *out, size_t *total);
 
 #endif

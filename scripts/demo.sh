@@ -158,7 +158,7 @@ for _ in $(seq 1 "$CLIENTS"); do
 done
 LOAD_T=$(date +%s)
 OUT_T=
-for _ in $(seq 1 $((PERIOD * 40))); do
+for _ in $(seq 1 40); do
 	sleep "$PERIOD"
 	n=$(in_service); d=$(desired)
 	say "group: desired $d, in service $n, healthy targets $(healthy), group CPU $(group_cpu) %"
@@ -176,7 +176,7 @@ say "load stopped"
 stop_load
 STOP_T=$(date +%s)
 IN_T=
-for _ in $(seq 1 $((PERIOD * 60))); do
+for _ in $(seq 1 60); do
 	sleep "$PERIOD"
 	n=$(in_service); d=$(desired)
 	say "group: desired $d, in service $n, group CPU $(group_cpu) %"

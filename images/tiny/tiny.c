@@ -30,7 +30,7 @@
 #define TINY_COMPUTE_MAX 1000000ull   /* compute N: N <= this (sieve fits the scratch area) */
 #define TINY_DEBUG_EXIT_PORT 0xf4     /* QEMU isa-debug-exit */
 #define TINY_ALL_ONES 0xffffffffu     /* what a read of a port nobody emulates returns */
-#define TINY_CMDLINE_MAX 512          /* bytes of the kernel command line we keep */
+#define TINY_CMDLINE_MAX 2048         /* bytes of the kernel command line we keep (x86 Linux's limit) */
 #define TINY_ID_MAX 64                /* haneul.instance_id= value */
 #define TINY_NET_IDLE_MS 1000u        /* longest PV IDLE nap while the network is up */
 #define ZP_CMD_LINE_PTR 0x228         /* struct boot_params offsets */
@@ -572,6 +572,31 @@ static void tiny_cmd_net(struct tiny *t)
 	uart_nl(&t->uart);
 }
 
+/* `userdata`: the haneul.user_data= argument as given (haneuld passes EC2's
+ * UserData there, base64), so a test can check the bytes arrived. */
+static void tiny_cmd_userdata(struct tiny *t)
+{
+	const char *p = t->cmdline;
+	size_t n;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (starts_with(p, TINY_CMDLINE_MAX, "haneul.user_data=")) {
+			p += 17;
+			for (n = 0; p[n] && p[n] != ' '; n++)
+				;
+			uart_puts(&t->uart, "userdata: ");
+			uart_write(&t->uart, p, n);
+			uart_nl(&t->uart);
+			return;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	tiny_say(t, "userdata: none");
+}
+
 static void tiny_help(struct tiny *t)
 {
 	tiny_say(t, "commands:");
@@ -585,6 +610,7 @@ static void tiny_help(struct tiny *t)
 	tiny_say(t, "  blk info | blk read SECTOR | blk write SECTOR TEXT   virtio-blk (write flushes)");
 	tiny_say(t, "  net          virtio-net address and counters");
 	tiny_say(t, "  cmdline      the kernel command line and the instance id");
+	tiny_say(t, "  userdata     the haneul.user_data= value (EC2 user data, base64)");
 	tiny_say(t, "  help         this list");
 }
 
@@ -661,6 +687,8 @@ static void tiny_run(struct tiny *t, char *line)
 		tiny_say(t, t->cmdline);
 		uart_puts(&t->uart, "instance_id: ");
 		tiny_say(t, t->instance_id);
+	} else if (tiny_streq(cmd, "userdata")) {
+		tiny_cmd_userdata(t);
 	} else if (tiny_streq(cmd, "net")) {
 		tiny_cmd_net(t);
 	} else if (tiny_streq(cmd, "help")) {

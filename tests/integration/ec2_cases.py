@@ -338,6 +338,34 @@ def ec2_console_output():
     type_line(S["a"], "cmdline")
     console_wait(S["a"], r"instance_id: %s" % S["a"])
     expect(S["a"] in console(S["a"]), "instance id not in the console output")
+    # UserData reached the guest (haneul.user_data= on its command line).
+    type_line(S["a"], "userdata")
+    m = console_wait(S["a"], r"^userdata: (\S+)")
+    expect(base64.b64decode(m.group(1)) == b"echo hi", m.group(0))
+
+
+@case
+def ec2_user_data_limit_and_bytes():
+    """1024 bytes of binary user data (haneul's limit) arrive byte for byte;
+    1025 are refused with EC2's error."""
+    blob = bytes((i * 7 + 3) % 256 for i in range(1024))
+    f = os.path.join(D.tmp, "ud.bin")
+    with open(f, "wb") as fh:
+        fh.write(blob + b"x")
+    code, msg = D.aws_err("ec2", "run-instances", "--image-id", tiny_ami(), "--user-data", "fileb://" + f)
+    expect(code == "InvalidParameterValue" and msg == "User data is limited to 1024 bytes", (code, msg))
+    with open(f, "wb") as fh:
+        fh.write(blob)
+    ids, _ = run("--user-data", "fileb://" + f)
+    try:
+        wait_state(ids[0], "running")
+        type_line(ids[0], "userdata")
+        m = console_wait(ids[0], r"^userdata: (\S+)")
+        expect(base64.b64decode(m.group(1)) == blob, "user data changed on the way: %r" % m.group(1)[:80])
+        ud = D.aws("ec2", "describe-instance-attribute", "--instance-id", ids[0], "--attribute", "userData")
+        expect(base64.b64decode(ud["UserData"]["Value"]) == blob, "DescribeInstanceAttribute userData")
+    finally:
+        D.aws("ec2", "terminate-instances", "--instance-ids", ids[0])
 
 
 @case
@@ -438,6 +466,18 @@ def ec2_start_new_public_ip():
     expect(r["PreviousState"]["Name"] == "running" and r["CurrentState"]["Name"] == "running", r)
     code, msg = D.aws_err("ec2", "modify-instance-attribute", "--instance-id", a, "--instance-type", "Value=t3.nano")
     expect(code == "IncorrectInstanceState" and "'stopped'" in msg, (code, msg))
+
+
+@case
+def ec2_console_across_stop_start():
+    """GetConsoleOutput keeps recent output across a stop/start (the VMM
+    truncates its log at every start; haneuld keeps the previous tail)."""
+    a = S["a"]
+    out = console(a)
+    expect("tiny: shutdown requested" in out, "output before the stop is gone: %r" % out[-300:])
+    expect(out.rfind("haneul-ready tiny") > out.find("tiny: shutdown requested"),
+           "the new start's output does not follow the old one: %r" % out[-300:])
+    expect(len(out.encode()) <= 65536, "more than 64 KiB: %d" % len(out.encode()))
 
 
 @case

@@ -4,7 +4,8 @@
 # /work/shared/KVM-HERE.md and docs/testing-nested.md.
 #
 #   tests/nested/harness.sh [--mem 3G] [--smp 2] [--timeout S]
-#                           [--file SRC:DST]... [--no-vmm] -- COMMAND
+#                           [--file SRC:DST]... [--no-vmm]
+#                           [--hostfwd HOSTPORT:GUESTPORT]... -- COMMAND
 #
 # COMMAND is a busybox sh command line run as root in /haneul inside the outer
 # VM.  There it finds:
@@ -18,6 +19,13 @@
 #   $HANEUL_VMM $LINUX_DIR          the paths above, exported
 # and every --file SRC:DST (DST relative to /haneul, or absolute; dynamic
 # executables bring their libraries).
+#
+# --hostfwd gives the outer VM a NIC (virtio-net-pci on QEMU user-mode
+# networking, restrict=on: no route out) with 10.0.2.15/24 on eth0 and
+# forwards 127.0.0.1:HOSTPORT on this host to GUESTPORT in the outer VM (lo is
+# up too); the NIC driver modules come from the inner initrd.img.  A test
+# that talks to the outer VM while it runs reads the console log as it grows:
+# HANEUL_HARNESS_LOG=PATH puts it at PATH instead of $O/nested/console.log.
 #
 # COMMAND's stdout+stderr come back on stdout; the harness exits with
 # COMMAND's exit status.  Its own failures: 125 (setup, outer VM died without
@@ -45,7 +53,7 @@ state=$O/nested
 qemu=${QEMU:-qemu-system-x86_64}
 
 mem=3G smp=2 tmo=300 with_vmm=1
-files=()
+files=() fwds=()
 die() { echo "harness: $*" >&2; exit 125; }
 
 while [ $# -gt 0 ]; do
@@ -55,8 +63,11 @@ while [ $# -gt 0 ]; do
 	--timeout) tmo=$2; shift 2 ;;
 	--file) files+=("$2"); shift 2 ;;
 	--no-vmm) with_vmm=0; shift ;;
+	--hostfwd)
+		[[ "$2" =~ ^[0-9]+:[0-9]+$ ]] || die "--hostfwd $2: expected HOSTPORT:GUESTPORT"
+		fwds+=("$2"); shift 2 ;;
 	--) shift; break ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
 done
@@ -170,7 +181,31 @@ r=$run/root
 mkdir -p "$r/haneul/bin"
 nonce=$$-$RANDOM$RANDOM
 printf 'HANEUL_NONCE=%s\n' "$nonce" >"$r/haneul/run.env"
-printf '%s\n' "$cmd" >"$r/haneul/cmd.sh"
+if [ ${#fwds[@]} -gt 0 ]; then
+	# The outer NIC: virtio-pci + virtio-net from the inner initramfs (same
+	# kernel), loaded and configured before COMMAND.
+	mkdir -p "$run/ir" "$r/lib/outer-nic"
+	(cd "$run/ir" && gzip -dc "$linux/initrd.img" | cpio -id --quiet 'lib/modules/*') ||
+		die "cannot read the modules of $linux/initrd.img"
+	: >"$r/lib/outer-nic/load.list"
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+		[ -f "$run/ir/lib/modules/$m.ko" ] || die "$linux/initrd.img has no $m.ko (needed by --hostfwd)"
+		cp "$run/ir/lib/modules/$m.ko" "$r/lib/outer-nic/"
+		echo "$m.ko" >>"$r/lib/outer-nic/load.list"
+	done
+	cat >"$r/haneul/cmd.sh" <<'NICEOF'
+# --hostfwd: eth0 on QEMU's user network (10.0.2.0/24, gateway 10.0.2.2).
+while read -r m; do insmod /lib/outer-nic/$m 2>/dev/null; done </lib/outer-nic/load.list
+ip link set lo up
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 ||
+	echo "harness-init: cannot configure eth0 for --hostfwd"
+NICEOF
+	printf '%s\n' "$cmd" >>"$r/haneul/cmd.sh"
+else
+	printf '%s\n' "$cmd" >"$r/haneul/cmd.sh"
+fi
 [ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ] || : >"$r/haneul/quiet"
 [ "$with_vmm" = 1 ] && stage_elf "$r" "$O/haneul-vmm" /haneul/bin/haneul-vmm
 for spec in ${files[@]+"${files[@]}"}; do
@@ -189,7 +224,7 @@ cat "$base" "$run/run.cpio" >"$run/initrd"
 
 append="console=ttyS0 panic=-1 nokaslr"
 [ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ] || append="$append quiet"
-log=$state/console.log
+log=${HANEUL_HARNESS_LOG:-$state/console.log}
 machine=${HANEUL_OUTER_MACHINE:-pc}
 case "$machine" in
 microvm) qargs=(-M microvm -kernel "$linux/vmlinux") ;;
@@ -199,6 +234,11 @@ esac
 qargs+=(-accel tcg -cpu qemu64,+svm,+npt -m "$mem" -smp "$smp"
 	-nodefaults -no-user-config -display none -serial stdio -no-reboot
 	-initrd "$run/initrd" -append "$append")
+if [ ${#fwds[@]} -gt 0 ]; then
+	nd=user,id=n0,restrict=on
+	for f in "${fwds[@]}"; do nd="$nd,hostfwd=tcp:127.0.0.1:${f%%:*}-:${f#*:}"; done
+	qargs+=(-netdev "$nd" -device virtio-net-pci,netdev=n0)
+fi
 # run_outer: one outer VM in the background, console -> $log (and stderr when
 # verbose).  Under TCG on a loaded host the outer kernel very rarely stalls
 # early in boot (timer calibration), so when it has not reached its init

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "api/api.h"
 #include "api/ec2.h"
 #include "api/ec2_int.h"
@@ -234,6 +236,12 @@ static void test_run_validation(void **state)
 		 "&BlockDeviceMapping.1.Ebs.VolumeSize=2", ami);
 	assert_int_equal(ec2(f, body), 200);
 	assert_true(has("<configured>true</configured>"));
+	/* UserData: base64 only (it goes on a kernel command line), at most
+	 * EC2_USER_DATA_MAX bytes decoded. */
+	snprintf(body, sizeof(body), "Action=RunInstances&ImageId=%s&MinCount=1&MaxCount=1&UserData=ZWNobyBo%%20aQ%%3D%%3D",
+		 ami);
+	assert_int_equal(ec2(f, body), 400);
+	assert_true(has("Invalid BASE64 encoding of user data."));
 	/* Nothing was launched by the refused calls. */
 	assert_int_equal(ec2(f, "Action=DescribeInstances"), 200);
 	assert_int_equal(strstr(strstr(sb_cstr(&last.body), "<instanceId>") + 1, "<instanceId>"), NULL);
@@ -448,6 +456,113 @@ static void test_vmsup_argv(void **state)
 		assert_string_not_equal(a[i], "--kernel");
 }
 
+static void test_user_data_check(void **state)
+{
+	char big[2000];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ec2_user_data_check("", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ec2_user_data_check("ZWNobyBoaQ==", &n), 0);
+	assert_int_equal(n, 7);
+	assert_int_equal(ec2_user_data_check("ZWNobyBoaQ", &n), 0); /* padding optional */
+	assert_int_equal(n, 7);
+	assert_int_equal(ec2_user_data_check("ZWNobyBoaQo=", &n), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(ec2_user_data_check("ZWNo", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ec2_user_data_check("ZWNobyBo aQ==", &n), -EINVAL);
+	assert_int_equal(ec2_user_data_check("ZW=No", &n), -EINVAL);
+	assert_int_equal(ec2_user_data_check("ZWN=", &n), 0);
+	assert_int_equal(ec2_user_data_check("ZW===", &n), -EINVAL);
+	assert_int_equal(ec2_user_data_check("ZWNob", &n), -EINVAL); /* 4k+1 characters */
+	assert_int_equal(ec2_user_data_check("ZWN-", &n), -EINVAL);
+	assert_int_equal(ec2_user_data_check("ZWNobyBoaQ==\n", &n), -EINVAL);
+	/* 1368 characters = 1026 bytes with no padding, 1024 with "==". */
+	memset(big, 'A', 1368);
+	big[1368] = '\0';
+	assert_int_equal(ec2_user_data_check(big, &n), -E2BIG);
+	big[1366] = big[1367] = '=';
+	assert_int_equal(ec2_user_data_check(big, &n), 0);
+	assert_int_equal(n, EC2_USER_DATA_MAX);
+}
+
+static void put_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char p[256];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	fclose(fp);
+}
+
+static void console_text(const char *dir, size_t max, char *out, size_t outlen)
+{
+	struct strbuf b = STRBUF_INIT;
+	size_t total = 9999;
+	int n;
+
+	assert_int_equal(vmsup_console_b64(dir, max, &b, &total), 0);
+	n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)sb_cstr(&b), (int)b.len);
+	assert_true(n >= 0 && (size_t)n < outlen);
+	out[total] = '\0';
+	assert_true(total <= max);
+	sb_free(&b);
+}
+
+/* Console output across starts: console.log's tail moves to console.prev
+ * before each spawn; GetConsoleOutput shows prev + current, last max bytes. */
+static void test_vmsup_console_across_starts(void **state)
+{
+	char dir[] = "/tmp/haneul-unit-vmcon.XXXXXX", p[128], out[VMSUP_CONSOLE_KEEP + 8];
+	char *big = malloc(VMSUP_CONSOLE_KEEP + 100);
+	struct stat st;
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(mkdtemp(dir));
+	console_text(dir, 64, out, sizeof(out));
+	assert_string_equal(out, ""); /* nothing yet */
+	assert_int_equal(vmsup_console_rotate(dir), 0); /* no console.log: no-op */
+	put_file(dir, "console.log", "boot one\n", 9);
+	assert_int_equal(vmsup_console_rotate(dir), 0);
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	assert_int_equal(stat(p, &st), -1); /* moved, so a failed spawn cannot keep it twice */
+	assert_int_equal(vmsup_console_rotate(dir), 0);
+	put_file(dir, "console.log", "boot two\n", 9);
+	console_text(dir, 64, out, sizeof(out));
+	assert_string_equal(out, "boot one\nboot two\n");
+	console_text(dir, 12, out, sizeof(out)); /* the last 12 bytes only */
+	assert_string_equal(out, "ne\nboot two\n");
+	console_text(dir, 4, out, sizeof(out));
+	assert_string_equal(out, "two\n");
+	assert_int_equal(vmsup_console_rotate(dir), 0);
+	console_text(dir, 64, out, sizeof(out));
+	assert_string_equal(out, "boot one\nboot two\n");
+	/* console.prev stays bounded: a chatty boot pushes old ones out. */
+	memset(big, 'x', VMSUP_CONSOLE_KEEP + 100);
+	big[VMSUP_CONSOLE_KEEP + 99] = 'E';
+	put_file(dir, "console.log", big, VMSUP_CONSOLE_KEEP + 100);
+	assert_int_equal(vmsup_console_rotate(dir), 0);
+	snprintf(p, sizeof(p), "%s/console.prev", dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, VMSUP_CONSOLE_KEEP);
+	put_file(dir, "console.log", "three\n", 6);
+	console_text(dir, VMSUP_CONSOLE_KEEP, out, sizeof(out));
+	assert_int_equal(strlen(out), VMSUP_CONSOLE_KEEP);
+	assert_string_equal(out + VMSUP_CONSOLE_KEEP - 7, "Ethree\n");
+	assert_null(strstr(out, "boot"));
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	unlink(p);
+	assert_int_equal(rmdir(dir), 0);
+	free(big);
+}
+
 static void test_vmsup_exit_and_probe(void **state)
 {
 	char dir[] = "/tmp/haneul-unit-vmsup.XXXXXX", p[128];
@@ -507,6 +622,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_volumes, setup, teardown),
 		cmocka_unit_test(test_vmsup_argv),
 		cmocka_unit_test(test_vmsup_exit_and_probe),
+		cmocka_unit_test(test_user_data_check),
+		cmocka_unit_test(test_vmsup_console_across_starts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
