@@ -171,7 +171,7 @@ static int group_put(struct store *st, json_object *g)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_text(s, 1, jstr(g, "name"), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_object_to_json_string_ext(g, JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, json_object_to_json_string_ext(g, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, jint(g, "created", 0));
 	r = sqlite3_step(s);
 	sqlite3_finalize(s);
@@ -1786,7 +1786,7 @@ static int h_put_policy(struct api_req *req)
 		sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, jstr(g, "name"), -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, pname, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 4, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1, SQLITE_TRANSIENT);
 		r = sqlite3_step(s);
 		sqlite3_finalize(s);
 	}

@@ -147,7 +147,7 @@ static int insert_version(struct api_req *req, const char *id, int ver, const ch
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, ver);
 	sqlite3_bind_text(s, 3, desc, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 5, (int64_t)req->api->now());
 	sqlite3_bind_text(s, 6, req->who.arn, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);

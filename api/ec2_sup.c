@@ -351,8 +351,14 @@ static void batch_commit(struct ec2 *e, struct batch *b)
 		const struct ec2_inst *x = b->ready[i];
 
 		r = ec2_inst_set_state(e, x->id, "pending", "running", NULL, false, NULL, NULL, now);
-		if (r > 0 && x->hibernated)
-			r = exec_id(st, "UPDATE ec2_instances SET hibernated = 0 WHERE id = ?1 AND ?2 = ?2", x->id, 0);
+		if (r > 0 && x->hibernated) {
+			/* exec_id() answers 0 on success: keep r > 0 ("moved"), or
+			 * the log line and the removal of hib/ below are skipped. */
+			int r2 = exec_id(st, "UPDATE ec2_instances SET hibernated = 0 WHERE id = ?1 AND ?2 = ?2", x->id, 0);
+
+			if (r2 < 0)
+				r = r2;
+		}
 		if (r < 0)
 			err = r;
 		moved[i] = r > 0;

@@ -167,7 +167,7 @@ static int doc_put(struct store *st, const char *kind, json_object *doc, const c
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, jstr(doc, "name"), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, parent, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 5, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return r == SQLITE_DONE ? 0 : -EIO;
@@ -361,7 +361,7 @@ static json_object *build_config(struct elbv2 *x, int *err)
  * with msg when haneul-lb refused it; other -errno when it could not be asked. */
 static int apply_config(struct elbv2 *x, json_object *cfg, bool force, char *msg, size_t msglen)
 {
-	const char *doc = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
+	const char *doc = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	struct json_object *reply = NULL, *req;
 	bool fresh = false;
 	int err;
@@ -386,7 +386,7 @@ static int apply_config(struct elbv2 *x, json_object *cfg, bool force, char *msg
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("apply"));
 	json_object_object_add(req, "config", json_object_get(cfg));
-	err = lbsup_call(&x->lb, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 5000, &reply);
+	err = lbsup_call(&x->lb, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 5000, &reply);
 	json_object_put(req);
 	if (err == -EREMOTEIO) {
 		snprintf(msg, msglen, "%s", jstr(reply, "error") ? jstr(reply, "error") : "refused");

@@ -38,7 +38,8 @@ unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_
 printf '[default]\nregion = ap-northeast-2\n' >"$AWS_CONFIG_FILE"
 HPID=
 
-stop_load() { rm -f "$W/load"; wait 2>/dev/null; }
+LOAD_PIDS=""
+stop_load() { rm -f "$W/load"; [ -n "$LOAD_PIDS" ] && wait $LOAD_PIDS 2>/dev/null; LOAD_PIDS=""; }
 cleanup() {
 	local f p
 	stop_load
@@ -48,6 +49,7 @@ cleanup() {
 		return
 	fi
 	[ -n "$HPID" ] && kill -TERM "$HPID" 2>/dev/null && wait "$HPID" 2>/dev/null
+	VPCNS=$(sed -n 's/.*default VPC in network namespace \(hn-[0-9a-f]*\).*/\1/p' "$W/haneuld.log" 2>/dev/null | head -1)
 	for f in "$D"/ec2/i-*/vmm.pid "$D"/lb/lb.pid; do
 		[ -f "$f" ] || continue
 		p=$(cat "$f")
@@ -55,6 +57,7 @@ cleanup() {
 			kill -KILL "$p" 2>/dev/null
 	done
 	sleep 0.2
+	[ -n "$VPCNS" ] && "$BUILD/haneul-net" vpc-delete "$VPCNS" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -155,6 +158,7 @@ say "load: $CLIENTS clients calling /burn?ms=400 in a loop"
 touch "$W/load"
 for _ in $(seq 1 "$CLIENTS"); do
 	( while [ -f "$W/load" ]; do curl -s -m 20 -o /dev/null "http://$ADDR/burn?ms=400"; done ) &
+	LOAD_PIDS="$LOAD_PIDS $!"
 done
 LOAD_T=$(date +%s)
 OUT_T=
@@ -167,8 +171,16 @@ for _ in $(seq 1 40); do
 done
 OUT_DONE=$(date +%s)
 [ -n "$OUT_T" ] || die "the group did not scale out (see $W/haneuld.log)"
-say "scaled out to $MAX: desired raised after $((OUT_T - LOAD_T)) s ($(((OUT_T - LOAD_T + PERIOD - 1) / PERIOD)) metric periods)," \
-	"$MAX healthy after $((OUT_DONE - LOAD_T)) s"
+# When the policy acted: the first activity its AlarmHigh caused.
+first_activity() { # PATTERN: epoch seconds of the oldest activity whose cause matches
+	local t
+	t=$(aws autoscaling describe-scaling-activities --auto-scaling-group-name web \
+		--query "Activities[?contains(Cause,'$1')].StartTime | [-1]" --output text)
+	date -d "$t" +%s 2>/dev/null
+}
+OUT_T=$(first_activity AlarmHigh || echo "$OUT_T")
+say "scaled out to $MAX: the policy raised the desired capacity $((OUT_T - LOAD_T)) s after the load started" \
+	"($(((OUT_T - LOAD_T + PERIOD - 1) / PERIOD)) metric periods); $MAX healthy targets after $((OUT_DONE - LOAD_T)) s"
 say "8 requests now:"
 for _ in $(seq 1 8); do curl -s -m 20 "http://$ADDR/"; done | sort | uniq -c | sed 's/^/        /'
 
@@ -186,12 +198,13 @@ for _ in $(seq 1 60); do
 done
 IN_DONE=$(date +%s)
 [ -n "$IN_T" ] || die "the group did not scale in"
-say "scaled in to $MIN: desired lowered after $((IN_T - STOP_T)) s ($(((IN_T - STOP_T + PERIOD - 1) / PERIOD)) metric periods)," \
-	"instances gone after $((IN_DONE - STOP_T)) s"
+IN_T=$(first_activity AlarmLow || echo "$IN_T")
+say "scaled in to $MIN: the policy lowered the desired capacity $((IN_T - STOP_T)) s after the load stopped" \
+	"($(((IN_T - STOP_T + PERIOD - 1) / PERIOD)) metric periods); back to $MIN instances after $((IN_DONE - STOP_T)) s"
 say "scaling activities (newest first):"
 aws autoscaling describe-scaling-activities --auto-scaling-group-name web \
 	--query 'Activities[].[StatusCode,Description]' --output text | sed 's/^/        /'
-aws autoscaling describe-scaling-activities --auto-scaling-group-name web --max-items 1 \
+aws autoscaling describe-scaling-activities --auto-scaling-group-name web \
 	--query 'Activities[0].Cause' --output text | fold -s -w 100 | sed 's/^/        /'
 
 printf 'DEMO RESULT: period=%ss scale_out_periods=%s scale_in_periods=%s scale_out_s=%s scale_in_s=%s total_s=%s\n' \

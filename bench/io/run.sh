@@ -27,26 +27,36 @@ command -v qemu-system-x86_64 >/dev/null || { echo "bench/io: qemu-system-x86_64
 
 echo "bench/io: $RUNS runs each, $MIB MiB sequential, ${SECS}s per random test (outer VM under TCG, a few minutes)" >&2
 raw=$out/nested.txt
-O=$O "$root/tests/nested/harness.sh" --timeout $((120 + RUNS * 240)) \
+[ -n "${REPORT_ONLY:-}" ] || HANEUL_HARNESS_LOG=$out/console.log O=$O "$root/tests/nested/harness.sh" --timeout $((120 + RUNS * 240)) \
 	--file "$here/nested.sh:bin/bench-io-nested.sh" -- \
 	"RUNS=$RUNS MIB=$MIB SECS=$SECS sh /haneul/bin/bench-io-nested.sh" >"$raw" 2>&1
 hrc=$?
 grep -v '^BENCH ' "$raw" | sed 's/^/  | /' >&2
-[ "$hrc" = 0 ] || echo "bench/io: nested run ended with status $hrc (console: $O/nested/console.log)" >&2
+[ "$hrc" = 0 ] || echo "bench/io: nested run ended with status $hrc (console: $out/console.log)" >&2
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 get() { grep "^BENCH $1 [0-9]* $2 " "$raw" | sed -n "s/.* $3=\([0-9.]*\).*/\1/p" | median; }
 
-printf '%-10s %14s %14s %14s   %s\n' op haneul-vmm qemu-microvm haneul/qemu runs
-for op in seqwrite seqread; do
-	h=$(get haneul $op mbps) q=$(get qemu $op mbps)
-	printf '%-10s %11s MB/s %9s MB/s %14s   %s/%s\n' $op "$h" "$q" "$(ratio "$h" "$q")" \
-		"$(grep -c "^BENCH haneul [0-9]* $op " "$raw")" "$(grep -c "^BENCH qemu [0-9]* $op " "$raw")"
+# Per-op: the medians of each VMM, and the median of the per-run ratios
+# (run i of haneul-vmm against run i of QEMU, started back to back): under
+# TCG on a shared host the load changes from minute to minute, and adjacent
+# pairs see the most similar conditions.
+pair_ratios() { # OP FIELD
+	local i=1 h q
+	while [ "$i" -le "$RUNS" ]; do
+		h=$(grep "^BENCH haneul $i $1 " "$raw" | sed -n "s/.* $2=\([0-9.]*\).*/\1/p")
+		q=$(grep "^BENCH qemu $i $1 " "$raw" | sed -n "s/.* $2=\([0-9.]*\).*/\1/p")
+		[ -n "$h" ] && [ -n "$q" ] && ratio "$h" "$q"
+		i=$((i + 1))
+	done
+}
+printf '%-10s %16s %16s %14s %16s\n' op haneul-vmm qemu-microvm "median ratio" "per-run ratios"
+for op in seqwrite seqread randread randwrite; do
+	case $op in seq*) f=mbps u=MB/s ;; *) f=iops u=IOPS ;; esac
+	h=$(get haneul $op $f) q=$(get qemu $op $f)
+	rs=$(pair_ratios $op $f)
+	printf '%-10s %11s %-4s %11s %-4s %14s %16s\n' $op "$h" $u "$q" $u \
+		"$(echo "$rs" | grep . | median)" "$(echo $rs | tr ' ' ,)"
 done
-for op in randread randwrite; do
-	h=$(get haneul $op iops) q=$(get qemu $op iops)
-	printf '%-10s %11s IOPS %9s IOPS %14s   %s/%s\n' $op "$h" "$q" "$(ratio "$h" "$q")" \
-		"$(grep -c "^BENCH haneul [0-9]* $op " "$raw")" "$(grep -c "^BENCH qemu [0-9]* $op " "$raw")"
-done
-echo "(medians; raw lines in $raw; higher is better for both, ratio > 1 = haneul-vmm faster)"
+echo "(haneul-vmm / QEMU, higher = haneul-vmm faster; raw lines in $raw)"

@@ -3,9 +3,10 @@
 # (busybox sh, root): haneuld with EC2 on 0.0.0.0:4566, reached from the
 # host through the harness's --hostfwd.  Prints the root credentials on the
 # console (the host reads the console log while the outer VM runs), then
-# waits until haneuld has terminated an instance (the host test's last step)
-# or for LIMIT seconds, prints haneuld's log and the instances' VMM logs, and
-# stops everything it started.
+# waits until the host says it is done (a connection to port 4567, the
+# harness's second --hostfwd) or for LIMIT seconds, prints haneuld's log and
+# the instances' VMM logs, checks that no VMM is left, and stops everything
+# it started.
 #
 #   sh ec2_outer.sh HOST_EPOCH [LIMIT]
 host_now=${1:-0} limit=${2:-600}
@@ -20,6 +21,9 @@ if [ "$host_now" -gt 0 ] && { [ $((now - host_now)) -gt 300 ] || [ $((host_now -
 	date -u -s "@$host_now" >/dev/null && echo "ec2-outer: clock was $now, set to the host's $host_now"
 fi
 mkdir -p $D
+# The host's "done": any connection to port 4567 ends this nc.
+nc -l -p 4567 >/tmp/done 2>&1 &
+ncpid=$!
 haneuld --data-dir $D --listen 0.0.0.0:4566 --images /haneul/images --vmm /haneul/bin/haneul-vmm \
 	--lb none --stop-timeout 30 >$LOG 2>&1 &
 hpid=$!
@@ -37,9 +41,10 @@ sed 's/^/@@EC2-CRED /' $D/root-credentials
 echo "@@EC2-READY $(cat $D/endpoint)"
 
 start=$(date +%s) rc=0
-until grep -q -- '-> terminated' $LOG; do
+while kill -0 $ncpid 2>/dev/null; do
 	if [ $(($(date +%s) - start)) -ge "$limit" ]; then
-		echo "ec2-outer: no instance terminated within ${limit}s"
+		echo "ec2-outer: the host did not say done within ${limit}s"
+		kill $ncpid 2>/dev/null
 		rc=1
 		break
 	fi
@@ -50,6 +55,7 @@ until grep -q -- '-> terminated' $LOG; do
 	fi
 	sleep 1
 done
+grep -q -- '-> terminated' $LOG || echo "ec2-outer: note: no instance was terminated"
 echo "--- haneuld log (tail) ---"
 tail -n 40 $LOG
 for d in $D/ec2/i-*; do

@@ -168,9 +168,11 @@ sync
 poweroff -f
 EOF
 	chmod 0755 "$b/init"
-	mkcpio "$b" "$base.tmp"
-	mv -f "$base.tmp" "$base"
-	echo "$key" >"$state/outer-base.key"
+	# A per-process temporary name: several harness runs (tests, benches)
+	# may rebuild the base at the same time; each rename is atomic.
+	mkcpio "$b" "$base.tmp.$$"
+	mv -f "$base.tmp.$$" "$base"
+	echo "$key" >"$state/outer-base.key.$$" && mv -f "$state/outer-base.key.$$" "$state/outer-base.key"
 	rm -rf "$b"
 fi
 

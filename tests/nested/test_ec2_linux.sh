@@ -7,7 +7,7 @@
 # 127.0.0.1:PORT on this host to its port 4566 (--hostfwd), so /usr/bin/aws
 # runs here.  tests/nested/ec2_outer.sh (inside) prints haneuld's root
 # credentials on the outer console, which this script reads as it grows, and
-# ends once the instance is terminated.  One outer boot; every wait is
+# ends when this script connects to its second forward (DONE_PORT -> 4567).  One outer boot; every wait is
 # bounded.  The guest gets a user-data script that prints
 # "ud-tick N boot=BOOT_ID up=UPTIME" every 2 s: that proves the user data
 # arrived and ran, and the boot id proves the start resumed the same boot.
@@ -36,6 +36,8 @@ done
 T=$(tmpdir_new)
 OLOG=$BUILD/nested/ec2-console.log
 HPID=
+# done_outer: tells ec2_outer.sh to finish (any connection to DONE_PORT).
+done_outer() { { echo done >"/dev/tcp/127.0.0.1/$DONE_PORT"; } 2>/dev/null; }
 cleanup() {
 	if [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null; then
 		# The harness runs QEMU under timeout(1): stop that one (ours).
@@ -46,7 +48,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+read -r PORT DONE_PORT < <(/usr/bin/python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 EP=http://127.0.0.1:$PORT
 export AWS_SHARED_CREDENTIALS_FILE=$T/credentials AWS_CONFIG_FILE=$T/config AWS_PAGER="" \
 	AWS_DEFAULT_REGION=ap-northeast-2 AWS_EC2_METADATA_DISABLED=true
@@ -55,7 +60,8 @@ aws() { timeout 120 "$AWS" --endpoint-url "$EP" "$@"; }
 
 rm -f "$OLOG"
 mkdir -p "$BUILD/nested"
-HANEUL_HARNESS_LOG=$OLOG O=$O "$HANEUL_ROOT/tests/nested/harness.sh" --timeout 1200 --hostfwd "$PORT:4566" \
+HANEUL_HARNESS_LOG=$OLOG O=$O "$HANEUL_ROOT/tests/nested/harness.sh" --timeout 1200 \
+	--hostfwd "$PORT:4566" --hostfwd "$DONE_PORT:4567" \
 	--file "$BUILD/haneuld:bin/haneuld" --file "$HANEUL_ROOT/tests/nested/ec2_outer.sh:bin/ec2_outer.sh" -- \
 	"sh /haneul/bin/ec2_outer.sh $(date +%s) 900" >"$T/harness.out" 2>&1 &
 HPID=$!
@@ -194,9 +200,12 @@ else
 	skip ec2_nested_terminate "no instance was launched"
 fi
 
-if [ -z "$IID" ] && [ -n "$HPID" ]; then
-	for t in $(pgrep -P "$HPID" -x timeout); do kill -TERM "$t" 2>/dev/null; done
-fi
+# The outer VM finishes when told (it checks that no VMM is left); if it
+# cannot be told, its own deadline (900 s) and the harness's bound it.
+stop_outer() { local t; for t in $(pgrep -P "$HPID" -x timeout); do kill -TERM "$t" 2>/dev/null; done; }
+done_outer || stop_outer
+for i in $(seq 1 240); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$HPID" 2>/dev/null && { echo "the outer VM did not finish 120 s after 'done': stopping it" >&2; stop_outer; }
 wait "$HPID"
 hrc=$?
 HPID=
