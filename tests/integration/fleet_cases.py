@@ -506,6 +506,10 @@ def elbv2_haneuld_restart_keeps_serving():
         wait_for(lambda: "adopted haneul-lb" in D.logtail(4000), 10, "adoption logged")
         D.aws("elbv2", "modify-target-group", "--target-group-arn", tg, "--health-check-path", "/health")
         expect(get(addr, port, "/after")[0] == 200, "after restart")
+        # haneul-lb itself dies: haneuld starts a new one and pushes the configuration.
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: D.lb_pid() not in (None, pid), 20, "a new haneul-lb")
+        wait_for(lambda: _can_connect(addr, port) and get(addr, port, "/again")[0] == 200, 60, "serving again")
     finally:
         delete_alb(lb, tg)
 
@@ -761,6 +765,7 @@ def asg_haneuld_restart_keeps_group_and_lb():
     f = fleet()
     ids = settle(2)
     pid = D.lb_pid()
+    launches = len([a for a in activities() if a["Description"].startswith("Launching")])
     D.kill9()
     for _ in range(6):
         expect(get(f["addr"], f["port"], "/")[0] == 200, "LB stopped serving while haneuld was down")
@@ -768,8 +773,8 @@ def asg_haneuld_restart_keeps_group_and_lb():
     time.sleep(3 * PERIOD)
     expect(settle(2) == ids, "group changed across the restart")
     expect(D.lb_pid() == pid, "haneul-lb replaced")
-    expect(len([a for a in activities() if a["Description"].startswith("Launching")]) ==
-           len([a for a in activities() if a["Description"].startswith("Launching")]), "")
+    expect(len([a for a in activities() if a["Description"].startswith("Launching")]) == launches,
+           "instances were launched across the restart")
     seen = {get(f["addr"], f["port"], "/")[1].strip() for _ in range(8)}
     expect(sorted(seen) == ids, seen)
 
