@@ -43,6 +43,11 @@
 # --file files, the command).  Both uncompressed: unpacking gzip under TCG
 # costs more than loading a larger initrd.
 set -euo pipefail
+# The whole script is one { ... } block: bash reads and parses it completely
+# before running any of it, so editing this file while a (long) nested run
+# is in progress cannot make that run execute a mix of old and new lines
+# (bash otherwise reads a script as it goes; it happened).
+{
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -309,3 +314,4 @@ fi
 echo "harness: outer VM ended (qemu status $qrc) without the command's status; last console lines:" >&2
 tail -n 20 "$log" | sed 's/^/harness:   /' >&2
 exit 125
+}
