@@ -217,6 +217,38 @@ static void test_indirect(void **state)
 	assert_int_equal(f->c.in_len, 513);
 }
 
+/* 2.7.5.3.2: the device ignores WRITE on the descriptor naming the table
+ * (the table's own flags say which buffers are writable). */
+static void test_indirect_write_flag_ignored(void **state)
+{
+	struct fx *f = *state;
+	struct vring_desc *t = mem_ptr(&f->gm, TABLE, 2 * 16);
+
+	t[0] = (struct vring_desc){ BUF, 16, VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct vring_desc){ BUF + 512, 64, VRING_DESC_F_WRITE, 0 };
+	desc(f, 3, TABLE, 2 * 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
+	offer(f, 3);
+	assert_int_equal(virtq_pop(&f->q, &f->c), 1);
+	assert_int_equal(f->c.nr_out, 1);
+	assert_int_equal(f->c.nr_in, 1);
+	assert_int_equal(f->c.in_len, 64);
+}
+
+/* The epoch tells a device that its held chains belong to old rings. */
+static void test_epoch(void **state)
+{
+	struct fx *f = *state;
+	uint32_t e0 = f->q.epoch;
+
+	assert_true(e0 >= 1);           /* setup mapped it once */
+	f->q.ready = false;             /* QueueReady = 0, then 1 again */
+	assert_int_equal(virtq_map(&f->q, &f->gm, false, true), 0);
+	assert_int_equal(f->q.epoch, e0 + 1);
+	virtq_reset(&f->q);             /* a device reset keeps counting */
+	assert_int_equal(f->q.epoch, e0 + 1);
+	assert_false(f->q.ready);
+}
+
 static void test_indirect_hostile(void **state)
 {
 	struct fx *f = *state;
@@ -320,6 +352,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_after_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_write_flag_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
 		cmocka_unit_test(test_event_idx_math),
 		cmocka_unit_test_setup_teardown(test_notify_rules, setup, teardown),
 		cmocka_unit_test(test_iov_copy),

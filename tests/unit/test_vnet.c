@@ -289,6 +289,60 @@ static void test_receive_mergeable(void **state)
 	env_free(e);
 }
 
+/* The driver disables RXQ (QueueReady = 0) while a frame is half
+ * delivered and sets it up again on new rings without a device reset:
+ * the device must neither push the old ring's heads into the new ring nor
+ * write num_buffers into the old (maybe freed, reused) buffer. */
+static void test_rx_queue_recreated_midframe(void **state)
+{
+	struct env *e = env_new(F(VIRTIO_NET_F_MRG_RXBUF));
+	struct virtq *q = &e->d->vqs[0];
+	const uint64_t nbase = 0x40000ull; /* free: rings use 0x10000-0x2ffff */
+	uint64_t g[2], ng;
+	uint32_t id = 0, len = 0;
+	uint16_t taken = 0, nh;
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		fd_add_in(&e->f, 0, 512, &g[i]);
+	fd_kick(&e->f, 0);
+	send_frame(e->host, 1200, 5);     /* needs 3 buffers: 2 taken, then stuck */
+	for (int i = 0; i < 400 && taken < 2; i++) {
+		poll(NULL, 0, 5);
+		pthread_mutex_lock(&e->d->lock);
+		taken = q->last_avail;
+		pthread_mutex_unlock(&e->d->lock);
+	}
+	assert_int_equal(taken, 2);
+	assert_int_equal(fd_wait_used(&e->f, 0, &id, &len, 50), 0);
+
+	/* QueueReady = 0, new rings, QueueReady = 1 (what mmio.c does). */
+	pthread_mutex_lock(&e->d->lock);
+	virtio_dev_quiesce_locked(e->d);
+	q->ready = false;
+	memset(fd_ptr(&e->f, nbase, 0xc000), 0, 0xc000);
+	q->desc_gpa = nbase;
+	q->avail_gpa = nbase + 0x4000;
+	q->used_gpa = nbase + 0x8000;
+	assert_int_equal(virtq_map(q, &e->f.mem, false, false), 0);
+	pthread_mutex_unlock(&e->d->lock);
+	e->f.q[0] = (struct fd_queue){ nbase, nbase + 0x4000, nbase + 0x8000, 0, 0, 8, e->f.q[0].num };
+	memset(fd_ptr(&e->f, g[0], 512), 0x55, 512); /* the guest reused the old buffer */
+
+	nh = fd_add_in(&e->f, 0, 512, &ng);
+	fd_kick(&e->f, 0);
+	send_frame(e->host, 100, 7);
+	assert_int_equal(fd_wait_used(&e->f, 0, &id, &len, 2000), 1);
+	assert_int_equal(id, nh);          /* not an old head (0 or 1) */
+	assert_int_equal(len, 12 + 100);   /* the new frame, whole */
+	assert_int_equal(fd_wait_used(&e->f, 0, &id, &len, 100), 0);
+	check_frame(e, ng, 100, 7, 1);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(((uint8_t *)fd_ptr(&e->f, g[0], 512))[i], 0x55);
+	assert_false(fd_status(&e->f) & VIRTIO_STATUS_NEEDS_RESET);
+	env_free(e);
+}
+
 static void test_broken_ring_needs_reset(void **state)
 {
 	struct env *e = env_new(0);
@@ -315,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_transmit),
 		cmocka_unit_test(test_receive_and_backpressure),
 		cmocka_unit_test(test_receive_mergeable),
+		cmocka_unit_test(test_rx_queue_recreated_midframe),
 		cmocka_unit_test(test_broken_ring_needs_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

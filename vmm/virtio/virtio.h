@@ -136,6 +136,14 @@ struct virtq {
 	uint16_t used_idx;             /* our copy of used->idx */
 	uint16_t signalled_used;       /* used_idx when we last decided to interrupt */
 	bool signalled_valid;
+	/* Bumped by every successful virtq_map() and kept by virtq_reset():
+	 * a device that holds a popped chain (or pointers into its buffers)
+	 * from one round to the next records the epoch it popped it in and
+	 * drops the chain if the epoch changed.  The driver may disable a
+	 * queue (QueueReady = 0) and enable it on new rings without a device
+	 * reset; the old chain's buffers may be freed guest memory by then
+	 * and its head means nothing in the new ring. */
+	uint32_t epoch;
 };
 
 /* One request: up to VIRTQ_CHAIN_MAX buffers, device-readable ones first. */

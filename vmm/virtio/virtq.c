@@ -20,10 +20,12 @@ void virtq_reset(struct virtq *q)
 {
 	unsigned int index = q->index;
 	uint16_t num_max = q->num_max;
+	uint32_t epoch = q->epoch;
 
 	memset(q, 0, sizeof(*q));
 	q->index = index;
 	q->num_max = num_max;
+	q->epoch = epoch;   /* survives resets: see virtio.h */
 	q->num = num_max;   /* QueueNum reads back QueueNumMax after reset */
 }
 
@@ -52,6 +54,7 @@ int virtq_map(struct virtq *q, const struct guest_mem *mem, bool event_idx, bool
 	q->last_avail = 0;
 	q->used_idx = 0;
 	q->signalled_valid = false;
+	q->epoch++;
 	q->ready = true;
 	return 0;
 }
@@ -94,7 +97,10 @@ static int walk_indirect(struct virtq *q, struct virtq_chain *c, const struct vr
 	uint32_t n, i, steps = 0;
 	int r;
 
-	if (!q->indirect || (ind->flags & VRING_DESC_F_NEXT) || (ind->flags & VRING_DESC_F_WRITE))
+	/* VRING_DESC_F_WRITE on the descriptor that points at the table means
+	 * nothing: "the device MUST ignore the write-only flag" there (virtio
+	 * 1.2, 2.7.5.3.2).  Refusing it would reset a conforming driver. */
+	if (!q->indirect || (ind->flags & VRING_DESC_F_NEXT))
 		return -EINVAL;
 	if (ind->len == 0 || ind->len % sizeof(struct vring_desc))
 		return -EINVAL;

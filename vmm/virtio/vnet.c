@@ -39,6 +39,7 @@ struct vnet {
 	size_t rx_len, rx_off;
 	bool rx_pending;
 	unsigned int rx_nheads;
+	uint32_t rx_epoch;             /* RXQ's epoch when rx_heads were taken */
 	uint16_t rx_heads[VIRTQ_MAX_SIZE];
 	uint32_t rx_lens[VIRTQ_MAX_SIZE];
 	struct iovec rx_hdr_iov[HDR_IOV_MAX]; /* where num_buffers goes (first chain) */
@@ -290,6 +291,7 @@ static int rx_deliver(struct vnet *vn, struct virtq *q)
 		if (vn->rx_nheads == 0)
 			vn->rx_hdr_niov = iov_head(in, c->nr_in, HDR_LEN, vn->rx_hdr_iov, HDR_IOV_MAX);
 		virtq_iov_write(in, c->nr_in, 0, vn->rxbuf + vn->rx_off, n);
+		vn->rx_epoch = q->epoch;
 		vn->rx_heads[vn->rx_nheads] = c->head;
 		vn->rx_lens[vn->rx_nheads++] = (uint32_t)n;
 		vn->rx_off += n;
@@ -331,6 +333,14 @@ static void rx_run(struct vnet *vn)
 
 	if (!q->ready || vn->tap_dead)
 		return;
+	if (vn->rx_nheads && vn->rx_epoch != q->epoch) {
+		/* The driver disabled RXQ and set it up again (no device reset)
+		 * while a frame was half delivered: those chains belong to the
+		 * old rings.  Neither push their heads nor write num_buffers
+		 * through rx_hdr_iov (maybe freed guest memory now): drop. */
+		count(&vn->rx_dropped, 1);
+		rx_forget(vn);
+	}
 	for (int budget = RX_BUDGET; budget > 0; budget--) {
 		if (!vn->rx_pending) {
 			ssize_t n = read(vn->tap.fd, vn->rxbuf, RX_BUF_SIZE);
@@ -341,6 +351,12 @@ static void rx_run(struct vnet *vn)
 						vn->tap.name, strerror(errno));
 					vn->tap_dead = true;
 					rx_pause(vn, true);
+				} else {
+					/* Tap empty, nothing pending: watch it again.  The
+					 * pause is for "frame waiting, no buffers"; it must
+					 * not outlive that frame when a reset or a new ring
+					 * dropped it. */
+					rx_pause(vn, false);
 				}
 				break;
 			}

@@ -87,6 +87,7 @@ struct vsock {
 
 	bool rx_starved;                  /* RX queue empty: wait for a kick */
 	bool rx_spare;                    /* rx_chain holds a popped, unused chain */
+	uint32_t rx_spare_epoch;          /* ... popped in this RXQ epoch */
 	bool rx_pushed;                   /* pushed since the last notify */
 	bool event_pending;               /* TRANSPORT_RESET owed to the guest */
 	struct virtq_chain rx_chain, tx_chain, ev_chain;
@@ -251,7 +252,10 @@ static struct virtq_chain *rx_get(struct vsock *vs)
 
 	if (vs->rx_spare) {
 		vs->rx_spare = false;
-		return c;
+		/* Not if the driver re-created the queue since (QueueReady 0
+		 * then 1, no reset): the chain is the old ring's. */
+		if (q->ready && vs->rx_spare_epoch == q->epoch)
+			return c;
 	}
 	if (vs->rx_starved || !q->ready)
 		return NULL;
@@ -269,8 +273,10 @@ static struct virtq_chain *rx_get(struct vsock *vs)
 			vs->rx_starved = true;
 			return NULL;
 		}
-		if (c->nr_out == 0 && c->in_len >= VSOCK_HDR_SIZE)
+		if (c->nr_out == 0 && c->in_len >= VSOCK_HDR_SIZE) {
+			vs->rx_spare_epoch = q->epoch; /* if it is kept as the spare */
 			return c;
+		}
 		/* A buffer too small for a header: give it back unused. */
 		virtq_push(q, c->head, 0);
 		vs->rx_pushed = true;
