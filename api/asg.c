@@ -125,22 +125,6 @@ static void iso_now(char out[32])
 	api_format_time(t, out);
 }
 
-static int exec_sql(struct store *st, const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *s = store_prepare(st, sql);
-	int r;
-
-	if (!s)
-		return -EIO;
-	if (a)
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : -EIO;
-}
-
 static json_object *group_get(struct store *st, const char *name, int *err)
 {
 	sqlite3_stmt *s = store_prepare(st, "SELECT doc FROM asg_groups WHERE name = ?");
@@ -466,8 +450,8 @@ static void launch_one(struct api *api, json_object *g, const char *az, const ch
 				sqlite3_step(s);
 				sqlite3_finalize(s);
 			}
-			exec_sql(st, "UPDATE asg_instances SET activity = ? WHERE id = ?", act, id);
-			exec_sql(st, "INSERT OR REPLACE INTO ec2_tags(resource_id, key, value) VALUES (?, "
+			store_exec(st, "UPDATE asg_instances SET activity = ? WHERE id = ?", act, id);
+			store_exec(st, "INSERT OR REPLACE INTO ec2_tags(resource_id, key, value) VALUES (?, "
 				     "'aws:autoscaling:groupName', ?)", id, name);
 			log_info("asg: %s: launched %s in %s", name, id, az);
 		} else {
@@ -663,7 +647,7 @@ static void reconcile_group(struct api *api, const char *name, json_object *heal
 			/* Drained (or the delay ran out): terminate; gone: done. */
 			if (!x->exists || !strcmp(x->ec2_state, "terminated")) {
 				activity_end(st, x->activity, "Successful", NULL);
-				exec_sql(st, "DELETE FROM asg_instances WHERE id = ?", x->id, NULL);
+				store_exec(st, "DELETE FROM asg_instances WHERE id = ?", x->id, NULL);
 				continue;
 			}
 			if (strcmp(x->ec2_state, "shutting-down")) {
@@ -794,9 +778,9 @@ static void reconcile_group(struct api *api, const char *name, json_object *heal
 	}
 	/* A group being deleted goes once its instances are gone. */
 	if (jstr(g, "status") && n == 0 && store_tx_begin(st, true) == 0) {
-		exec_sql(st, "DELETE FROM asg_policies WHERE grp = ?", name, NULL);
-		exec_sql(st, "DELETE FROM asg_activities WHERE grp = ?", name, NULL);
-		exec_sql(st, "DELETE FROM asg_groups WHERE name = ?", name, NULL);
+		store_exec(st, "DELETE FROM asg_policies WHERE grp = ?", name, NULL);
+		store_exec(st, "DELETE FROM asg_activities WHERE grp = ?", name, NULL);
+		store_exec(st, "DELETE FROM asg_groups WHERE name = ?", name, NULL);
 		store_tx_end(st, true);
 		log_info("asg: %s deleted", name);
 	}

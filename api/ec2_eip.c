@@ -45,24 +45,6 @@ static int eip_get(struct store *st, const char *key, bool by_ip, struct eip_row
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
-static int exec3(struct store *st, const char *sql, const char *a, const char *b, const char *c)
-{
-	sqlite3_stmt *s = store_prepare(st, sql);
-	int err;
-
-	if (!s)
-		return -EIO;
-	if (a)
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	if (c)
-		sqlite3_bind_text(s, 3, c, -1, SQLITE_STATIC);
-	err = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(s);
-	return err;
-}
-
 static int inst_state(struct store *st, const char *id, char state[16])
 {
 	sqlite3_stmt *s = store_prepare(st, "SELECT state FROM ec2_instances WHERE id = ?");
@@ -83,19 +65,19 @@ static int inst_state(struct store *st, const char *id, char state[16])
 static int detach_from(struct store *st, const struct eip_row *r, time_t now)
 {
 	char state[16] = "", ip[16];
-	int err = exec3(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE allocation_id = ?",
-			r->alloc, NULL, NULL);
+	int err = store_exec(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE allocation_id = ?",
+			r->alloc, NULL);
 
 	if (err || !r->inst[0])
 		return err;
 	err = inst_state(st, r->inst, state);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	err = exec3(st, "UPDATE ec2_instances SET public_ip = NULL WHERE id = ?", r->inst, NULL, NULL);
+	err = store_exec(st, "UPDATE ec2_instances SET public_ip = NULL WHERE id = ?", r->inst, NULL);
 	if (!err && !strcmp(state, "running")) {
 		err = ec2_alloc_ip(st, EC2_PUBLIC_POOL, "public_ip", ip);
 		if (!err)
-			err = exec3(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", ip, r->inst, NULL);
+			err = store_exec(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", ip, r->inst);
 		if (!err)
 			err = billing_open(st, r->alloc, "eip", "eip", 1, 0, now);
 	}
@@ -128,8 +110,8 @@ int ec2_h_AllocateAddress(struct api_req *req)
 	}
 	ec2_new_id("eipalloc-", alloc);
 	if (!err)
-		err = exec3(st, "INSERT INTO ec2_addresses(allocation_id, public_ip, created) VALUES (?, ?, strftime('%s','now'))",
-			    alloc, ip, NULL);
+		err = store_exec(st, "INSERT INTO ec2_addresses(allocation_id, public_ip, created) VALUES (?, ?, strftime('%s','now'))",
+			    alloc, ip);
 	if (!err)
 		err = billing_open(st, alloc, "eip", "eip", 1, 0, req->api->now());
 	if (finish(req, st, err))
@@ -196,8 +178,8 @@ int ec2_h_AssociateAddress(struct api_req *req)
 		sqlite3_finalize(s);
 	}
 	if (old_alloc[0]) {
-		err = exec3(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE allocation_id = ?",
-			    old_alloc, NULL, NULL);
+		err = store_exec(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE allocation_id = ?",
+			    old_alloc, NULL);
 		if (!err)
 			err = billing_open(st, old_alloc, "eip", "eip", 1, 0, now);
 	}
@@ -205,10 +187,10 @@ int ec2_h_AssociateAddress(struct api_req *req)
 		err = detach_from(st, &r, now);
 	ec2_new_id("eipassoc-", assoc);
 	if (!err)
-		err = exec3(st, "UPDATE ec2_addresses SET instance_id = ?, association_id = ? WHERE allocation_id = ?", inst,
+		err = store_exec3(st, "UPDATE ec2_addresses SET instance_id = ?, association_id = ? WHERE allocation_id = ?", inst,
 			    assoc, r.alloc);
 	if (!err)
-		err = exec3(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", r.ip, inst, NULL);
+		err = store_exec(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", r.ip, inst);
 	if (!err && !strcmp(state, "running"))
 		err = billing_close(st, r.alloc, "eip", now);
 	if (finish(req, st, err))
@@ -284,7 +266,7 @@ int ec2_h_ReleaseAddress(struct api_req *req)
 		return api_error(req, 400, "InvalidIPAddress.InUse", "Address %s is in use.", r.ip);
 	}
 	if (!err)
-		err = exec3(st, "DELETE FROM ec2_addresses WHERE allocation_id = ?", r.alloc, NULL, NULL);
+		err = store_exec(st, "DELETE FROM ec2_addresses WHERE allocation_id = ?", r.alloc, NULL);
 	if (!err)
 		err = billing_close(st, r.alloc, "eip", req->api->now());
 	if (finish(req, st, err))

@@ -199,22 +199,6 @@ static bool inst_eip(struct store *st, const char *id, char out[16], char *alloc
 	return found;
 }
 
-static int exec1(struct store *st, const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *s = store_prepare(st, sql);
-	int err;
-
-	if (!s)
-		return -EIO;
-	if (a)
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	err = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(s);
-	return err;
-}
-
 int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const char *to, const char *op, bool force,
 		       const char *reason_code, const char *reason_msg, time_t now)
 {
@@ -298,20 +282,20 @@ int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const ch
 
 		if (strcmp(to, "running") == 0) {
 			if (has_eip) {
-				err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", eip, id);
+				err = store_exec(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ?", eip, id);
 				if (!err)
 					err = billing_close(st, alloc, "eip", now);
 			} else if ((err = ec2_alloc_ip(st, EC2_PUBLIC_POOL, "public_ip", ip)) == 0) {
-				err = exec1(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ? AND public_ip IS NULL", ip, id);
+				err = store_exec(st, "UPDATE ec2_instances SET public_ip = ? WHERE id = ? AND public_ip IS NULL", ip, id);
 			}
 		} else if (strcmp(oldstate, "running") == 0 && has_eip) {
 			err = billing_open(st, alloc, "eip", "eip", 1, 0, now);
 		}
 		if (!err && strcmp(to, "terminated") == 0 && has_eip)
-			err = exec1(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE instance_id = ?",
+			err = store_exec(st, "UPDATE ec2_addresses SET instance_id = NULL, association_id = NULL WHERE instance_id = ?",
 				    id, NULL);
 		if (!err && (strcmp(to, "terminated") == 0 || (strcmp(to, "stopped") == 0 && !has_eip)))
-			err = exec1(st, "UPDATE ec2_instances SET public_ip = NULL WHERE id = ?", id, NULL);
+			err = store_exec(st, "UPDATE ec2_instances SET public_ip = NULL WHERE id = ?", id, NULL);
 	}
 	if (!err && strcmp(to, "terminated") == 0)
 		err = ec2_vol_on_terminate(e, id, now);
@@ -1123,7 +1107,7 @@ static int change_states(struct api_req *req, enum change ch)
 		if (ch == CH_START && !strcmp(s, "stopped")) {
 			err = ec2_inst_set_state(e, id, "stopped", "pending", NULL, false, "pending", "pending", now);
 			if (err >= 0)
-				err = exec1(st, "UPDATE ec2_instances SET starts = starts + 1 WHERE id = ?", id, NULL);
+				err = store_exec(st, "UPDATE ec2_instances SET starts = starts + 1 WHERE id = ?", id, NULL);
 		} else if (ch == CH_STOP && !strcmp(s, "running")) {
 			err = ec2_inst_set_state(e, id, "running", "stopping", hib ? "hibernate" : "stop", force,
 						 hib ? "Client.UserInitiatedHibernate" : "Client.UserInitiatedShutdown",
@@ -1131,7 +1115,7 @@ static int change_states(struct api_req *req, enum change ch)
 						 "Client.UserInitiatedShutdown: User initiated shutdown", now);
 		} else if (ch == CH_STOP && !strcmp(s, "stopping") && force) {
 			/* Force on a stop in progress: kill it now. */
-			err = exec1(st, "UPDATE ec2_instances SET op_force = 1, op_time = NULL, op = 'stop' WHERE id = ?",
+			err = store_exec(st, "UPDATE ec2_instances SET op_force = 1, op_time = NULL, op = 'stop' WHERE id = ?",
 				    id, NULL);
 		} else if (ch == CH_TERMINATE && !strcmp(s, "stopped")) {
 			err = ec2_inst_set_state(e, id, "stopped", "terminated", NULL, false,
@@ -1355,8 +1339,8 @@ int ec2_h_ModifyInstanceAttribute(struct api_req *req)
 			goto fail;
 		}
 	}
-	if ((type && exec1(st, "UPDATE ec2_instances SET type = ? WHERE id = ?", type, id)) ||
-	    (sdb && exec1(st, "UPDATE ec2_instances SET shutdown_behavior = ? WHERE id = ?", sdb, id))) {
+	if ((type && store_exec(st, "UPDATE ec2_instances SET type = ? WHERE id = ?", type, id)) ||
+	    (sdb && store_exec(st, "UPDATE ec2_instances SET shutdown_behavior = ? WHERE id = ?", sdb, id))) {
 		api_internal(req);
 		goto fail;
 	}

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <sys/random.h>
 
+#include "api/iam_cert.h"
 #include "api/stubs.h"
 #include "api/xml.h"
 #include "common/log.h"
@@ -173,38 +174,6 @@ static int doc_put(struct store *st, const char *kind, json_object *doc, const c
 	return r == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int exec1(struct store *st, const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *s = store_prepare(st, sql);
-	int r;
-
-	if (!s)
-		return -EIO;
-	if (a)
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : -EIO;
-}
-
-/* 1 when sql (one text parameter) returns a row, 0 not, -EIO. */
-static int exists1(struct store *st, const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *s = store_prepare(st, sql);
-	int r;
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -EIO;
-}
-
 static int count_kind(struct store *st, const char *kind)
 {
 	sqlite3_stmt *s = store_prepare(st, "SELECT count(*) FROM elb_res WHERE kind = ?");
@@ -263,7 +232,7 @@ static json_object *build_config(struct elbv2 *x, int *err)
 	json_object *cfg = json_object_new_object(), *tgs, *lbs, *otgs = json_object_new_array(),
 		    *olbs = json_object_new_array();
 	sqlite3_stmt *s = NULL;
-	int e2 = 0;
+	int e2 = 0, cert_err = 0;
 
 	tgs = docs_all(st, "tg", NULL, err);
 	lbs = docs_all(st, "lb", NULL, &e2);
@@ -331,6 +300,17 @@ static json_object *build_config(struct elbv2 *x, int *err)
 			json_object_object_add(ol, "protocol", json_object_new_string(jstr(l, "protocol")));
 			json_object_object_add(ol, "address", json_object_new_string(jstr(lb, "address")));
 			json_object_object_add(ol, "port", json_object_new_int((int)jint(l, "port", 80)));
+			if (jstr(l, "certificate")) {
+				char crt[PATH_MAX], key[PATH_MAX];
+				/* The key file is written when a listener uses it.  Any
+				 * failure (logged) is -EIO: -EINVAL means haneul-lb refused. */
+				int cerr = iam_cert_files(x->api, jstr(l, "certificate"), crt, sizeof(crt), key, sizeof(key));
+
+				json_object_object_add(ol, "certificate", json_object_new_string(cerr ? "" : crt));
+				json_object_object_add(ol, "key", json_object_new_string(cerr ? "" : key));
+				if (cerr)
+					cert_err = -EIO;
+			}
 			json_object_object_add(ol, "default_actions", lb_actions(st, jobj(l, "actions")));
 			rules = docs_all(st, "rule", jstr(l, "arn"), err);
 			for (size_t k = 0; k < json_object_array_length(rules); k++) {
@@ -342,6 +322,8 @@ static json_object *build_config(struct elbv2 *x, int *err)
 				json_object_array_add(orules, orl);
 			}
 			json_object_put(rules);
+			if (cert_err && !*err)
+				*err = cert_err;
 			json_object_object_add(ol, "rules", orules);
 			json_object_array_add(ols, ol);
 		}
@@ -635,6 +617,12 @@ static void xml_listener(struct api_req *req, json_object *l)
 	xml_elem(b, "LoadBalancerArn", jstr(l, "lb"));
 	xml_elemf(b, "Port", "%d", (int)jint(l, "port", 80));
 	xml_elem(b, "Protocol", jstr(l, "protocol"));
+	if (jstr(l, "certificate")) {
+		sb_puts(b, "<Certificates><member>");
+		xml_elem(b, "CertificateArn", jstr(l, "certificate"));
+		sb_puts(b, "</member></Certificates>");
+		xml_elem(b, "SslPolicy", jstr(l, "ssl_policy"));
+	}
 	xml_actions(b, "DefaultActions", jobj(l, "actions"));
 	sb_puts(b, "</member>");
 }
@@ -704,6 +692,12 @@ static void xml_rule(struct api_req *req, json_object *r, json_object *default_a
 /* ---- request parsing ------------------------------------------------------------------ */
 
 /* "P.member.N" values into a new JSON array of strings (NULL on none). */
+/* xml_rule() for a rule that is not the default one. */
+static void xml_rule_only(struct api_req *req, json_object *r)
+{
+	xml_rule(req, r, NULL);
+}
+
 static json_object *str_list(struct api_req *req, const char *prefix, int *count)
 {
 	unsigned *idx = NULL;
@@ -988,6 +982,69 @@ static int alloc_address(struct elbv2 *x, struct store *st, char out[16])
 	return -ENOSPC;
 }
 
+static int page(struct api_req *req, size_t total, size_t *from, size_t *to);
+static void next_marker(struct api_req *req, size_t to, size_t total);
+
+/* Opens a transaction (write or not) and loads the kind document arn.  The
+ * document (the caller puts it) with the transaction still open, or NULL with
+ * it closed and the reply set: InternalFailure, or code with "<what> '<arn>'
+ * not found" when there is no such document. */
+static json_object *tx_doc_get(struct api_req *req, bool write, const char *kind, const char *arn, const char *code,
+			       const char *what)
+{
+	struct store *st = &req->api->store;
+	json_object *doc;
+	int err;
+
+	if (store_tx_begin(st, write)) {
+		api_internal(req);
+		return NULL;
+	}
+	doc = doc_get(st, kind, arn, &err);
+	if (err || !doc) {
+		store_tx_end(st, false);
+		if (err)
+			api_internal(req);
+		else
+			api_error(req, 400, code, "%s '%s' not found", what, arn);
+		return NULL;
+	}
+	return doc;
+}
+
+/* After a change in the open write transaction: commits it (finish()) and
+ * answers <wrap>doc</wrap> rendered by xml.  Puts doc.  0 or -1. */
+static int finish_one(struct api_req *req, json_object *doc, const char *wrap,
+		      void (*xml)(struct api_req *, json_object *))
+{
+	if (finish(req)) {
+		json_object_put(doc);
+		return -1;
+	}
+	sb_printf(&req->out, "<%s>", wrap);
+	xml(req, doc);
+	sb_printf(&req->out, "</%s>", wrap);
+	json_object_put(doc);
+	return 0;
+}
+
+/* Answers one page (Marker/PageSize) of sel as <wrap>...</wrap> rendered by
+ * xml, with NextMarker when more remain.  0, or -1 with the error reply set. */
+static int write_page(struct api_req *req, json_object *sel, const char *wrap,
+		      void (*xml)(struct api_req *, json_object *))
+{
+	size_t from, to, total = json_object_array_length(sel);
+
+	if (page(req, total, &from, &to))
+		return -1;
+	sb_printf(&req->out, "<%s>", wrap);
+	for (size_t i = from; i < to; i++)
+		xml(req, json_object_array_get_idx(sel, i));
+	sb_printf(&req->out, "</%s>", wrap);
+	next_marker(req, to, total);
+	return 0;
+}
+
 static int h_create_lb(struct api_req *req)
 {
 	struct store *st = &req->api->store;
@@ -1042,7 +1099,7 @@ static int h_create_lb(struct api_req *req)
 		err = api_internal(req);
 		goto out;
 	}
-	err = exists1(st, "SELECT 1 FROM elb_res WHERE kind = 'lb' AND name = ?", name, NULL);
+	err = store_exists(st, "SELECT 1 FROM elb_res WHERE kind = 'lb' AND name = ?", name, NULL);
 	if (err) {
 		err = err < 0 ? api_internal(req)
 			      : api_error(req, 400, "DuplicateLoadBalancerName", "A load balancer with the same name '%s' "
@@ -1201,7 +1258,6 @@ static int h_describe_lbs(struct api_req *req)
 {
 	struct store *st = &req->api->store;
 	json_object *all, *sel;
-	size_t from, to;
 	int err;
 
 	if (store_tx_begin(st, false))
@@ -1215,19 +1271,10 @@ static int h_describe_lbs(struct api_req *req)
 	sel = select_docs(req, all, "LoadBalancerArns.member", "Names.member", "LoadBalancerNotFound",
 			  "Load balancers");
 	json_object_put(all);
-	if (!sel || page(req, json_object_array_length(sel), &from, &to)) {
-		store_tx_end(st, false);
-		json_object_put(sel);
-		return -1;
-	}
-	sb_puts(&req->out, "<LoadBalancers>");
-	for (size_t i = from; i < to; i++)
-		xml_lb(req, json_object_array_get_idx(sel, i));
-	sb_puts(&req->out, "</LoadBalancers>");
-	next_marker(req, to, json_object_array_length(sel));
+	err = !sel || write_page(req, sel, "LoadBalancers", xml_lb) ? -1 : 0;
 	store_tx_end(st, false);
 	json_object_put(sel);
-	return 0;
+	return err;
 }
 
 static int h_delete_lb(struct api_req *req)
@@ -1255,10 +1302,10 @@ static int h_delete_lb(struct api_req *req)
 				 "deletion protection is enabled", arn);
 	}
 	json_object_put(lb);
-	if (exec1(st, "DELETE FROM elb_res WHERE kind = 'rule' AND parent IN (SELECT arn FROM elb_res WHERE "
+	if (store_exec(st, "DELETE FROM elb_res WHERE kind = 'rule' AND parent IN (SELECT arn FROM elb_res WHERE "
 		      "kind = 'listener' AND parent = ?)", arn, NULL) ||
-	    exec1(st, "DELETE FROM elb_res WHERE kind = 'listener' AND parent = ?", arn, NULL) ||
-	    exec1(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
+	    store_exec(st, "DELETE FROM elb_res WHERE kind = 'listener' AND parent = ?", arn, NULL) ||
+	    store_exec(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
 		store_tx_end(st, false);
 		return api_internal(req);
 	}
@@ -1346,18 +1393,12 @@ static int h_lb_attrs(struct api_req *req, bool modify)
 	struct store *st = &req->api->store;
 	const char *arn = api_param_required(req, "LoadBalancerArn");
 	json_object *lb, *attrs;
-	int err;
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, modify))
-		return api_internal(req);
-	lb = doc_get(st, "lb", arn, &err);
-	if (err || !lb) {
-		store_tx_end(st, false);
-		return err ? api_internal(req)
-			   : api_error(req, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
-	}
+	lb = tx_doc_get(req, modify, "lb", arn, "LoadBalancerNotFound", "Load balancer");
+	if (!lb)
+		return -1;
 	attrs = jobj(lb, "attrs");
 	if (modify && (parse_attrs(req, attrs, lb_attr_keys, 5, lb_attr_check) || doc_put(st, "lb", lb, NULL) ||
 		       finish(req))) {
@@ -1492,7 +1533,7 @@ static int h_create_tg(struct api_req *req)
 		json_object_put(hc);
 		return api_internal(req);
 	}
-	err = exists1(st, "SELECT 1 FROM ec2_vpcs WHERE id = ?", vpc, NULL);
+	err = store_exists(st, "SELECT 1 FROM ec2_vpcs WHERE id = ?", vpc, NULL);
 	if (err <= 0) {
 		json_object_put(hc);
 		store_tx_end(st, false);
@@ -1552,15 +1593,7 @@ static int h_create_tg(struct api_req *req)
 		json_object_put(tg);
 		return api_internal(req);
 	}
-	if (finish(req)) {
-		json_object_put(tg);
-		return -1;
-	}
-	sb_puts(&req->out, "<TargetGroups>");
-	xml_tg(req, tg);
-	sb_puts(&req->out, "</TargetGroups>");
-	json_object_put(tg);
-	return 0;
+	return finish_one(req, tg, "TargetGroups", xml_tg);
 }
 
 static int h_describe_tgs(struct api_req *req)
@@ -1614,17 +1647,12 @@ static int h_modify_tg(struct api_req *req)
 	struct store *st = &req->api->store;
 	const char *arn = api_param_required(req, "TargetGroupArn");
 	json_object *tg;
-	int err;
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	tg = doc_get(st, "tg", arn, &err);
-	if (err || !tg) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "TargetGroupNotFound", "Target groups '%s' not found", arn);
-	}
+	tg = tx_doc_get(req, true, "tg", arn, "TargetGroupNotFound", "Target groups");
+	if (!tg)
+		return -1;
 	if (parse_hc(req, jobj(tg, "hc"), strcmp(jstr(tg, "protocol"), "TCP") == 0)) {
 		store_tx_end(st, false);
 		json_object_put(tg);
@@ -1635,15 +1663,7 @@ static int h_modify_tg(struct api_req *req)
 		json_object_put(tg);
 		return api_internal(req);
 	}
-	if (finish(req)) {
-		json_object_put(tg);
-		return -1;
-	}
-	sb_puts(&req->out, "<TargetGroups>");
-	xml_tg(req, tg);
-	sb_puts(&req->out, "</TargetGroups>");
-	json_object_put(tg);
-	return 0;
+	return finish_one(req, tg, "TargetGroups", xml_tg);
 }
 
 static int h_delete_tg(struct api_req *req)
@@ -1658,17 +1678,17 @@ static int h_delete_tg(struct api_req *req)
 	if (store_tx_begin(st, true))
 		return api_internal(req);
 	snprintf(q, sizeof(q), "\"%s\"", arn);
-	used = exists1(st, "SELECT 1 FROM elb_res WHERE kind IN ('listener','rule') AND instr(doc, ?) > 0", q, NULL);
+	used = store_exists(st, "SELECT 1 FROM elb_res WHERE kind IN ('listener','rule') AND instr(doc, ?) > 0", q, NULL);
 	if (used == 0)
-		used = exists1(st, "SELECT 1 FROM asg_groups WHERE instr(doc, ?) > 0", q, NULL);
+		used = store_exists(st, "SELECT 1 FROM asg_groups WHERE instr(doc, ?) > 0", q, NULL);
 	if (used) {
 		store_tx_end(st, false);
 		return used < 0 ? api_internal(req)
 				: api_error(req, 400, "ResourceInUse", "Target group '%s' is currently in use by a "
 					    "listener, a rule or an Auto Scaling group", arn);
 	}
-	if (exec1(st, "DELETE FROM elb_targets WHERE tg_arn = ?", arn, NULL) ||
-	    exec1(st, "DELETE FROM elb_res WHERE kind = 'tg' AND arn = ?", arn, NULL)) {
+	if (store_exec(st, "DELETE FROM elb_targets WHERE tg_arn = ?", arn, NULL) ||
+	    store_exec(st, "DELETE FROM elb_res WHERE kind = 'tg' AND arn = ?", arn, NULL)) {
 		store_tx_end(st, false);
 		return api_internal(req);
 	}
@@ -1706,17 +1726,12 @@ static int h_tg_attrs(struct api_req *req, bool modify)
 	struct store *st = &req->api->store;
 	const char *arn = api_param_required(req, "TargetGroupArn");
 	json_object *tg;
-	int err;
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, modify))
-		return api_internal(req);
-	tg = doc_get(st, "tg", arn, &err);
-	if (err || !tg) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "TargetGroupNotFound", "Target groups '%s' not found", arn);
-	}
+	tg = tx_doc_get(req, modify, "tg", arn, "TargetGroupNotFound", "Target groups");
+	if (!tg)
+		return -1;
 	if (modify) {
 		if (parse_attrs(req, jobj(tg, "attrs"), tg_attr_keys, 5, tg_attr_check)) {
 			store_tx_end(st, false);
@@ -1772,7 +1787,7 @@ int elbv2_target_set(struct api *api, const char *tg_arn, const char *id, bool r
 
 bool elbv2_tg_exists(struct api *api, const char *tg_arn)
 {
-	return exists1(&api->store, "SELECT 1 FROM elb_res WHERE kind = 'tg' AND arn = ?", tg_arn, NULL) == 1;
+	return store_exists(&api->store, "SELECT 1 FROM elb_res WHERE kind = 'tg' AND arn = ?", tg_arn, NULL) == 1;
 }
 
 int elbv2_tg_name(struct api *api, const char *tg_arn, char *name, size_t n)
@@ -1854,13 +1869,9 @@ static int h_targets(struct api_req *req, bool reg)
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	tg = doc_get(st, "tg", arn, &err);
-	if (err || !tg) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "TargetGroupNotFound", "Target groups '%s' not found", arn);
-	}
+	tg = tx_doc_get(req, true, "tg", arn, "TargetGroupNotFound", "Target groups");
+	if (!tg)
+		return -1;
 	ip = strcmp(jstr(tg, "target_type"), "ip") == 0;
 	if (parse_targets(req, jint(tg, "port", 80), &t, &n))
 		goto fail;
@@ -2033,18 +2044,14 @@ static int h_describe_health(struct api_req *req)
 	struct tgt *want = NULL, *reg = NULL;
 	json_object *tg, *health, *targets;
 	char name[160], hcport[16], (*istate)[16] = NULL;
-	int nwant = 0, nreg = 0, err;
+	int nwant = 0, nreg = 0;
 	sqlite3_stmt *s;
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, false))
-		return api_internal(req);
-	tg = doc_get(st, "tg", arn, &err);
-	if (err || !tg) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "TargetGroupNotFound", "Target groups '%s' not found", arn);
-	}
+	tg = tx_doc_get(req, false, "tg", arn, "TargetGroupNotFound", "Target groups");
+	if (!tg)
+		return -1;
 	if (parse_targets(req, jint(tg, "port", 80), &want, &nwant)) {
 		store_tx_end(st, false);
 		json_object_put(tg);
@@ -2136,6 +2143,55 @@ static int h_describe_health(struct api_req *req)
 
 /* ---- listeners and rules ---------------------------------------------------------------- */
 
+/* ELBSecurityPolicy-* names AWS accepts for ALB HTTPS listeners; haneul-lb
+ * applies its own TLS settings (docs/elbv2.md), the name is recorded. */
+static const char *const ssl_policies[] = {
+	"ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-TLS-1-0-2015-04", "ELBSecurityPolicy-TLS-1-1-2017-01",
+	"ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06", "ELBSecurityPolicy-FS-2018-06",
+	"ELBSecurityPolicy-FS-1-1-2019-08", "ELBSecurityPolicy-FS-1-2-2019-08", "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+	"ELBSecurityPolicy-FS-1-2-Res-2020-10", "ELBSecurityPolicy-2015-05", "ELBSecurityPolicy-TLS13-1-2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06", "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06", "ELBSecurityPolicy-TLS13-1-1-2021-06",
+	"ELBSecurityPolicy-TLS13-1-0-2021-06", "ELBSecurityPolicy-TLS13-1-3-2021-06",
+};
+
+/* Inside the write transaction: the certificate and SSL policy of listener l
+ * for protocol proto from Certificates.member.1.CertificateArn / SslPolicy
+ * (kept from l when absent); an HTTP or TCP listener drops them.  0 or -1
+ * after api_error(). */
+static int parse_tls(struct api_req *req, const char *proto, json_object *l)
+{
+	const char *cert = api_param(req, "Certificates.member.1.CertificateArn"), *pol = api_param(req, "SslPolicy");
+	size_t i;
+	int e;
+
+	if (strcmp(proto, "HTTPS") != 0) {
+		if (cert || pol)
+			return api_error(req, 400, "ValidationError",
+					 "Certificates and SslPolicy apply only to HTTPS listeners");
+		json_object_object_del(l, "certificate");
+		json_object_object_del(l, "ssl_policy");
+		return 0;
+	}
+	if (!cert)
+		cert = jstr(l, "certificate");
+	if (!cert)
+		return api_error(req, 400, "ValidationError", "A certificate must be specified for HTTPS listeners");
+	e = iam_cert_exists(req->api, cert);
+	if (e != 1)
+		return e < 0 ? api_internal(req) : api_error(req, 400, "CertificateNotFound", "Certificate '%s' not found", cert);
+	if (!pol)
+		pol = jstr(l, "ssl_policy") ? jstr(l, "ssl_policy") : "ELBSecurityPolicy-2016-08";
+	for (i = 0; i < sizeof(ssl_policies) / sizeof(ssl_policies[0]); i++)
+		if (strcmp(pol, ssl_policies[i]) == 0)
+			break;
+	if (i == sizeof(ssl_policies) / sizeof(ssl_policies[0]))
+		return api_error(req, 400, "SSLPolicyNotFound", "SSL policy '%s' not found", pol);
+	json_object_object_add(l, "certificate", json_object_new_string(cert));
+	json_object_object_add(l, "ssl_policy", json_object_new_string(pol));
+	return 0;
+}
+
 static int h_create_listener(struct api_req *req)
 {
 	struct store *st = &req->api->store;
@@ -2152,19 +2208,15 @@ static int h_create_listener(struct api_req *req)
 		return api_error(req, 400, "ValidationError", "A listener port must be specified");
 	if (int_param(req, "Port", 1, 65535, &port))
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	lb = doc_get(st, "lb", lb_arn, &err);
-	if (err || !lb) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "LoadBalancerNotFound", "Load balancers '%s' not found", lb_arn);
-	}
+	lb = tx_doc_get(req, true, "lb", lb_arn, "LoadBalancerNotFound", "Load balancers");
+	if (!lb)
+		return -1;
 	network = strcmp(jstr(lb, "type"), "network") == 0;
 	proto = proto ? proto : (network ? "TCP" : "HTTP");
-	if (network ? strcmp(proto, "TCP") != 0 : strcmp(proto, "HTTP") != 0) {
+	if (network ? strcmp(proto, "TCP") != 0 : strcmp(proto, "HTTP") && strcmp(proto, "HTTPS")) {
 		err = api_error(req, 400, "UnsupportedProtocol", "Protocol '%s' is not supported for %s load balancers "
-				"(HTTPS and TLS need certificates haneul does not manage)", proto,
-				network ? "network" : "application");
+				"(%s)", proto, network ? "network" : "application",
+				network ? "TCP only" : "HTTP or HTTPS");
 		goto fail;
 	}
 	ls = docs_all(st, "listener", lb_arn, &err);
@@ -2196,20 +2248,14 @@ static int h_create_listener(struct api_req *req)
 	json_object_object_add(l, "protocol", json_object_new_string(proto));
 	json_object_object_add(l, "port", json_object_new_int((int)port));
 	json_object_object_add(l, "actions", acts);
+	if (parse_tls(req, proto, l))
+		goto fail;
 	if (doc_put(st, "listener", l, lb_arn)) {
 		api_internal(req);
 		goto fail;
 	}
 	json_object_put(lb);
-	if (finish(req)) {
-		json_object_put(l);
-		return -1;
-	}
-	sb_puts(&req->out, "<Listeners>");
-	xml_listener(req, l);
-	sb_puts(&req->out, "</Listeners>");
-	json_object_put(l);
-	return 0;
+	return finish_one(req, l, "Listeners", xml_listener);
 fail:
 	store_tx_end(st, false);
 	json_object_put(lb);
@@ -2222,12 +2268,11 @@ static int h_describe_listeners(struct api_req *req)
 	struct store *st = &req->api->store;
 	const char *lb = api_param(req, "LoadBalancerArn");
 	json_object *all, *sel;
-	size_t from, to;
 	int err;
 
 	if (store_tx_begin(st, false))
 		return api_internal(req);
-	if (lb && exists1(st, "SELECT 1 FROM elb_res WHERE kind = 'lb' AND arn = ?", lb, NULL) != 1) {
+	if (lb && store_exists(st, "SELECT 1 FROM elb_res WHERE kind = 'lb' AND arn = ?", lb, NULL) != 1) {
 		store_tx_end(st, false);
 		return api_error(req, 400, "LoadBalancerNotFound", "Load balancers '%s' not found", lb);
 	}
@@ -2239,17 +2284,9 @@ static int h_describe_listeners(struct api_req *req)
 	}
 	sel = select_docs(req, all, "ListenerArns.member", NULL, "ListenerNotFound", "Listeners");
 	json_object_put(all);
-	if (!sel || page(req, json_object_array_length(sel), &from, &to)) {
-		json_object_put(sel);
-		return -1;
-	}
-	sb_puts(&req->out, "<Listeners>");
-	for (size_t i = from; i < to; i++)
-		xml_listener(req, json_object_array_get_idx(sel, i));
-	sb_puts(&req->out, "</Listeners>");
-	next_marker(req, to, json_object_array_length(sel));
+	err = !sel || write_page(req, sel, "Listeners", xml_listener) ? -1 : 0;
 	json_object_put(sel);
-	return 0;
+	return err;
 }
 
 static int h_modify_listener(struct api_req *req)
@@ -2263,22 +2300,22 @@ static int h_modify_listener(struct api_req *req)
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	l = doc_get(st, "listener", arn, &err);
-	if (err || !l) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "ListenerNotFound", "Listeners '%s' not found", arn);
-	}
+	l = tx_doc_get(req, true, "listener", arn, "ListenerNotFound", "Listeners");
+	if (!l)
+		return -1;
 	lb = doc_get(st, "lb", jstr(l, "lb"), &err);
 	network = lb && strcmp(jstr(lb, "type"), "network") == 0;
 	port = jint(l, "port", 80);
 	if (int_param(req, "Port", 1, 65535, &port))
 		goto fail;
-	if (proto && (network ? strcmp(proto, "TCP") : strcmp(proto, "HTTP"))) {
+	if (proto && (network ? strcmp(proto, "TCP") : strcmp(proto, "HTTP") && strcmp(proto, "HTTPS"))) {
 		api_error(req, 400, "UnsupportedProtocol", "Protocol '%s' is not supported", proto);
 		goto fail;
 	}
+	if (proto)
+		json_object_object_add(l, "protocol", json_object_new_string(proto));
+	if (parse_tls(req, jstr(l, "protocol"), l))
+		goto fail;
 	ls = docs_all(st, "listener", jstr(l, "lb"), &err);
 	for (size_t i = 0; i < json_object_array_length(ls); i++) {
 		json_object *o = json_object_array_get_idx(ls, i);
@@ -2302,15 +2339,7 @@ static int h_modify_listener(struct api_req *req)
 		goto fail;
 	}
 	json_object_put(lb);
-	if (finish(req)) {
-		json_object_put(l);
-		return -1;
-	}
-	sb_puts(&req->out, "<Listeners>");
-	xml_listener(req, l);
-	sb_puts(&req->out, "</Listeners>");
-	json_object_put(l);
-	return 0;
+	return finish_one(req, l, "Listeners", xml_listener);
 fail:
 	store_tx_end(st, false);
 	json_object_put(l);
@@ -2328,13 +2357,13 @@ static int h_delete_listener(struct api_req *req)
 		return -1;
 	if (store_tx_begin(st, true))
 		return api_internal(req);
-	e = exists1(st, "SELECT 1 FROM elb_res WHERE kind = 'listener' AND arn = ?", arn, NULL);
+	e = store_exists(st, "SELECT 1 FROM elb_res WHERE kind = 'listener' AND arn = ?", arn, NULL);
 	if (e != 1) {
 		store_tx_end(st, false);
 		return e < 0 ? api_internal(req) : api_error(req, 400, "ListenerNotFound", "Listener '%s' not found", arn);
 	}
-	if (exec1(st, "DELETE FROM elb_res WHERE kind = 'rule' AND parent = ?", arn, NULL) ||
-	    exec1(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
+	if (store_exec(st, "DELETE FROM elb_res WHERE kind = 'rule' AND parent = ?", arn, NULL) ||
+	    store_exec(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
 		store_tx_end(st, false);
 		return api_internal(req);
 	}
@@ -2356,13 +2385,9 @@ static int h_create_rule(struct api_req *req)
 		return api_error(req, 400, "ValidationError", "A rule priority must be specified");
 	if (int_param(req, "Priority", 1, 50000, &prio))
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	l = doc_get(st, "listener", larn, &err);
-	if (err || !l) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "ListenerNotFound", "Listeners '%s' not found", larn);
-	}
+	l = tx_doc_get(req, true, "listener", larn, "ListenerNotFound", "Listeners");
+	if (!l)
+		return -1;
 	lb = doc_get(st, "lb", jstr(l, "lb"), &err);
 	if (lb && strcmp(jstr(lb, "type"), "network") == 0) {
 		api_error(req, 400, "InvalidConfigurationRequest", "Rules are supported by application load balancers only");
@@ -2407,15 +2432,7 @@ static int h_create_rule(struct api_req *req)
 	}
 	json_object_put(l);
 	json_object_put(lb);
-	if (finish(req)) {
-		json_object_put(r);
-		return -1;
-	}
-	sb_puts(&req->out, "<Rules>");
-	xml_rule(req, r, NULL);
-	sb_puts(&req->out, "</Rules>");
-	json_object_put(r);
-	return 0;
+	return finish_one(req, r, "Rules", xml_rule_only);
 fail:
 	store_tx_end(st, false);
 	json_object_put(l);
@@ -2490,17 +2507,12 @@ static int h_modify_rule(struct api_req *req)
 	const char *arn = api_param_required(req, "RuleArn");
 	json_object *r, *c, *a;
 	unsigned *tmp = NULL;
-	int err;
 
 	if (!arn)
 		return -1;
-	if (store_tx_begin(st, true))
-		return api_internal(req);
-	r = doc_get(st, "rule", arn, &err);
-	if (err || !r) {
-		store_tx_end(st, false);
-		return err ? api_internal(req) : api_error(req, 400, "RuleNotFound", "Rules '%s' not found", arn);
-	}
+	r = tx_doc_get(req, true, "rule", arn, "RuleNotFound", "Rules");
+	if (!r)
+		return -1;
 	if (query_list_indices(&req->params, "Conditions.member", &tmp) > 0) {
 		c = parse_conditions(req);
 		if (!c)
@@ -2521,15 +2533,7 @@ static int h_modify_rule(struct api_req *req)
 		api_internal(req);
 		goto fail;
 	}
-	if (finish(req)) {
-		json_object_put(r);
-		return -1;
-	}
-	sb_puts(&req->out, "<Rules>");
-	xml_rule(req, r, NULL);
-	sb_puts(&req->out, "</Rules>");
-	json_object_put(r);
-	return 0;
+	return finish_one(req, r, "Rules", xml_rule_only);
 fail:
 	free(tmp);
 	store_tx_end(st, false);
@@ -2549,12 +2553,12 @@ static int h_delete_rule(struct api_req *req)
 		return api_error(req, 400, "OperationNotPermitted", "The default rule cannot be deleted");
 	if (store_tx_begin(st, true))
 		return api_internal(req);
-	e = exists1(st, "SELECT 1 FROM elb_res WHERE kind = 'rule' AND arn = ?", arn, NULL);
+	e = store_exists(st, "SELECT 1 FROM elb_res WHERE kind = 'rule' AND arn = ?", arn, NULL);
 	if (e != 1) {
 		store_tx_end(st, false);
 		return e < 0 ? api_internal(req) : api_error(req, 400, "RuleNotFound", "Rules '%s' not found", arn);
 	}
-	if (exec1(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
+	if (store_exec(st, "DELETE FROM elb_res WHERE arn = ?", arn, NULL)) {
 		store_tx_end(st, false);
 		return api_internal(req);
 	}

@@ -111,6 +111,12 @@ static const char *const migrations[] = {
 	"  ns TEXT NOT NULL, metric TEXT NOT NULL, dims TEXT NOT NULL, ts INTEGER NOT NULL,"
 	"  value REAL NOT NULL, unit TEXT NOT NULL);"
 	"CREATE INDEX cw_data_key ON cw_data(ns, metric, dims, ts);",
+	/* 4: IAM server certificates (api/iam_cert.c); key is a seal.h blob,
+	 * aad = id. */
+	"CREATE TABLE iam_server_certs ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  path TEXT NOT NULL DEFAULT '/', body TEXT NOT NULL, chain TEXT,"
+	"  key BLOB NOT NULL, expiration INTEGER NOT NULL, created INTEGER NOT NULL);",
 };
 
 int store_latest_version(void)
@@ -270,4 +276,50 @@ int store_meta_set(struct store *st, const char *key, const char *value)
 	err = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_finalize(s);
 	return err;
+}
+
+/* store_prepare() with text binds ?1..?3 (each skipped when NULL); the
+ * statement (the caller finalizes it) or NULL. */
+static sqlite3_stmt *prepare_bound(struct store *st, const char *sql, const char *a, const char *b, const char *c)
+{
+	sqlite3_stmt *s = store_prepare(st, sql);
+
+	if (!s)
+		return NULL;
+	if (a)
+		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+	if (c)
+		sqlite3_bind_text(s, 3, c, -1, SQLITE_STATIC);
+	return s;
+}
+
+int store_exec3(struct store *st, const char *sql, const char *a, const char *b, const char *c)
+{
+	sqlite3_stmt *s = prepare_bound(st, sql, a, b, c);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int store_exec(struct store *st, const char *sql, const char *a, const char *b)
+{
+	return store_exec3(st, sql, a, b, NULL);
+}
+
+int store_exists(struct store *st, const char *sql, const char *a, const char *b)
+{
+	sqlite3_stmt *s = prepare_bound(st, sql, a, b, NULL);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }

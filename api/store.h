@@ -45,4 +45,13 @@ int store_meta_set(struct store *st, const char *key, const char *value);
 /* Prepares sql (logged on failure); NULL on error. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
 
+/* Inside a transaction: runs one statement (INSERT/UPDATE/DELETE) with up to
+ * three text binds ?1..?3; a NULL bind is left unbound, i.e. SQL NULL.  The
+ * strings need only live for the call.  0 or -EIO. */
+int store_exec(struct store *st, const char *sql, const char *a, const char *b);
+int store_exec3(struct store *st, const char *sql, const char *a, const char *b, const char *c);
+/* Inside a transaction: 1 when sql (text binds ?1 = a, ?2 = b unless NULL)
+ * returns a row, 0 when it returns none, -EIO. */
+int store_exists(struct store *st, const char *sql, const char *a, const char *b);
+
 #endif
