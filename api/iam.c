@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/iam_cert.h"
 #include "api/xml.h"
 #include "common/log.h"
 
@@ -1120,6 +1121,10 @@ static const struct api_action iam_actions[] = {
 	{ "ListAttachedGroupPolicies", list_attached_group_policies, 0, res_group },
 	{ "ListPolicies", list_policies, 0, NULL },
 	{ "GetPolicy", get_policy, 0, res_policy },
+	{ "UploadServerCertificate", iam_cert_upload, 0, iam_cert_resource },
+	{ "GetServerCertificate", iam_cert_get, 0, iam_cert_resource },
+	{ "ListServerCertificates", iam_cert_list, 0, NULL },
+	{ "DeleteServerCertificate", iam_cert_delete, API_ACT_NO_RESULT, iam_cert_resource },
 };
 
 const struct api_service iam_service = {

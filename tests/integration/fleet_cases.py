@@ -793,6 +793,101 @@ def asg_force_delete():
     FLEET.clear()
 
 
+def _openssl_pair(d, name):
+    """A self-signed certificate + key made by the openssl CLI: (cert_path, key_path)."""
+    crt, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=%s.haneul.test" % name, "-keyout", key, "-out", crt],
+                   check=True, capture_output=True, timeout=60)
+    return crt, key
+
+
+@case
+def elbv2_https_listener_with_iam_certificate():
+    """IAM server certificates (upload/list/get/delete) and an HTTPS ALB listener."""
+    if not shutil.which("openssl") or not shutil.which("curl"):
+        raise Skip("openssl or curl missing")
+    root = dict(D.env, AWS_SHARED_CREDENTIALS_FILE=os.path.join(D.tmp, "root-creds"))
+    crt, key = _openssl_pair(D.tmp, "web")
+    _, key2 = _openssl_pair(D.tmp, "other")
+    up = ["iam", "upload-server-certificate", "--server-certificate-name", "web",
+          "--certificate-body", "file://" + crt]
+    # The fleet user has no IAM policy: the policy engine refuses it.
+    rc, _, err = D.aws(*up, "--private-key", "file://" + key, check=False)
+    expect(rc != 0 and "AccessDenied" in err, "upload as a user without IAM rights: rc %d %s" % (rc, err))
+    rc, _, err = D.aws(*up, "--private-key", "file://" + key2, env=root, check=False)
+    expect(rc != 0 and "KeyPairMismatch" in err, "mismatched key: rc %d %s" % (rc, err))
+    rc, _, err = D.aws("iam", "upload-server-certificate", "--server-certificate-name", "junk",
+                       "--certificate-body", "not a certificate", "--private-key", "file://" + key,
+                       env=root, check=False)
+    expect(rc != 0 and "MalformedCertificate" in err, "junk body: rc %d %s" % (rc, err))
+    meta = D.aws(*up, "--private-key", "file://" + key, env=root)["ServerCertificateMetadata"]
+    arn = meta["Arn"]
+    expect(re.fullmatch(r"arn:aws:iam::\d{12}:server-certificate/web", arn) and meta["Expiration"], meta)
+    rc, _, err = D.aws(*up, "--private-key", "file://" + key, env=root, check=False)
+    expect(rc != 0 and "EntityAlreadyExists" in err, "duplicate name: rc %d %s" % (rc, err))
+    lst = D.aws("iam", "list-server-certificates", env=root)["ServerCertificateMetadataList"]
+    expect([m["Arn"] for m in lst] == [arn], lst)
+    got = D.aws("iam", "get-server-certificate", "--server-certificate-name", "web", env=root)["ServerCertificate"]
+    expect(got["CertificateBody"].strip() == open(crt).read().strip() and "PrivateKey" not in got, got.keys())
+    rc, _, err = D.aws("iam", "get-server-certificate", "--server-certificate-name", "nope", env=root, check=False)
+    expect(rc != 0 and "NoSuchEntity" in err, err)
+    key_pem = open(key).read().split("-----")[2].strip()[:40]
+    with open(os.path.join(D.data, "state.db"), "rb") as f:
+        expect(key_pem.encode() not in f.read(), "private key stored in clear in state.db")
+
+    back = D.backend("tls")
+    port = free_port()
+    lb, tg, addr = make_alb("tls", free_port(), "tls", [back[0]])
+    try:
+        code, _ = D.aws_err("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTPS",
+                            "--port", str(port), "--default-actions", "Type=forward,TargetGroupArn=" + tg)
+        expect(code == "ValidationError", code)
+        code, _ = D.aws_err("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTPS",
+                            "--port", str(port), "--certificates", "CertificateArn=" + arn + "x",
+                            "--default-actions", "Type=forward,TargetGroupArn=" + tg)
+        expect(code == "CertificateNotFound", code)
+        code, _ = D.aws_err("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTPS",
+                            "--port", str(port), "--certificates", "CertificateArn=" + arn, "--ssl-policy", "Nope",
+                            "--default-actions", "Type=forward,TargetGroupArn=" + tg)
+        expect(code == "SSLPolicyNotFound", code)
+        l = D.aws("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTPS",
+                  "--port", str(port), "--certificates", "CertificateArn=" + arn,
+                  "--default-actions", "Type=forward,TargetGroupArn=" + tg)["Listeners"][0]
+        expect(l["Protocol"] == "HTTPS" and l["Certificates"] == [{"CertificateArn": arn}] and
+               l["SslPolicy"] == "ELBSecurityPolicy-2016-08", l)
+        d = [x for x in D.aws("elbv2", "describe-listeners", "--load-balancer-arn", lb)["Listeners"]
+             if x["Protocol"] == "HTTPS"]
+        expect(len(d) == 1 and d[0]["Certificates"] == [{"CertificateArn": arn}], d)
+        kf = [os.path.join(D.data, "certs", f) for f in os.listdir(os.path.join(D.data, "certs"))
+              if f.endswith(".key")]
+        expect(len(kf) == 1 and os.stat(kf[0]).st_mode & 0o777 == 0o600, kf)
+        wait_for(lambda: states(tg).get(("127.0.0.1", back[0])) == "healthy", 60, "backend healthy")
+
+        def curl():
+            p = subprocess.run(["curl", "-sk", "--max-time", "10", "https://%s:%d/echo" % (addr, port)],
+                               capture_output=True, text=True, timeout=30)
+            return p.stdout if p.returncode == 0 and "backend: tls" in p.stdout else None
+        out = wait_for(curl, 30, "an HTTPS answer through the backend")
+        expect(re.search(r"(?im)^x-forwarded-proto: https$", out), out)
+        p = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % (addr, port)], input="",
+                           capture_output=True, text=True, timeout=30)
+        expect("CN = web.haneul.test" in p.stdout or "CN=web.haneul.test" in p.stdout, p.stdout[-500:])
+        rc, _, err = D.aws("iam", "delete-server-certificate", "--server-certificate-name", "web",
+                           env=root, check=False)
+        expect(rc != 0 and "DeleteConflict" in err, "delete while in use: rc %d %s" % (rc, err))
+        m = D.aws("elbv2", "modify-listener", "--listener-arn", l["ListenerArn"],
+                  "--ssl-policy", "ELBSecurityPolicy-TLS13-1-2-2021-06")["Listeners"][0]
+        expect(m["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06" and m["Protocol"] == "HTTPS", m)
+        m = D.aws("elbv2", "modify-listener", "--listener-arn", l["ListenerArn"], "--protocol", "HTTP")["Listeners"][0]
+        expect(m["Protocol"] == "HTTP" and "Certificates" not in m, m)
+        wait_for(lambda: get(addr, port, "/echo")[0] == 200, 30, "plain HTTP after modify-listener")
+    finally:
+        delete_alb(lb, tg)
+    D.aws("iam", "delete-server-certificate", "--server-certificate-name", "web", env=root)
+    expect(D.aws("iam", "list-server-certificates", env=root)["ServerCertificateMetadataList"] == [], "left")
+
+
 def main():
     global D
     only = set(sys.argv[3:])
