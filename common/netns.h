@@ -5,7 +5,7 @@
  * See docs/networking.md.
  *
  *   host namespace                 namespace NAME (/run/netns/NAME)
- *   hnXXXXXXXX 169.254.a.b+1/30 <--veth--> hnup0 169.254.a.b+2/30
+ *   hn<8 hex digits> 169.254.a.b+1/30 <--veth--> hnup0 169.254.a.b+2/30
  *   route SUBNET via +2                    hnbr0 GATEWAY/prefix (bridge)
  *                                            +-- tap per instance (vnet_hdr,
  *                                                persistent, opened by haneul-vmm)
