@@ -251,12 +251,17 @@ static int res_policy(struct api_req *req, struct strbuf *arn)
 
 /* ---- users ------------------------------------------------------------------------ */
 
-static int create_user(struct api_req *req)
+/* CreateUser and CreateGroup: one new row in `table` (iam_users / iam_groups)
+ * named by the request parameter `param`, with an id of `id_prefix`.  `what`
+ * ("User", "Group") words the EntityAlreadyExists error.  Fills *e on success.
+ * Returns tx_finish()'s result: 0, or -1 with the error reply written. */
+static int entity_create(struct api_req *req, const char *table, const char *param,
+			 size_t max_len, const char *id_prefix, const char *what,
+			 struct iam_entity *e)
 {
-	struct iam_entity u;
-	const char *name = name_param(req, "UserName", 64);
+	const char *name = name_param(req, param, max_len);
 	const char *path = api_param(req, "Path");
-	char ts[24];
+	char ts[24], sql[128];
 	int ret = 0, err;
 
 	if (!name)
@@ -265,27 +270,33 @@ static int create_user(struct api_req *req)
 		return api_error(req, 400, "InvalidInput", "haneul supports only the path '/'.");
 	if (tx_start(req, true))
 		return -1;
-	err = entity_get(&req->api->store, "iam_users", name, &u);
+	err = entity_get(&req->api->store, table, name, e);
 	if (err == 0) {
-		ret = api_error(req, 409, "EntityAlreadyExists", "User with name %s already exists.", name);
+		ret = api_error(req, 409, "EntityAlreadyExists", "%s with name %s already exists.",
+				what, name);
 		goto out;
 	}
 	if (err != -ENOENT) {
 		ret = api_internal(req);
 		goto out;
 	}
-	api_random_id("AIDA", 17, u.id);
-	snprintf(u.name, sizeof(u.name), "%s", name);
-	strcpy(u.path, "/");
-	u.created = (long long)req->api->now();
-	snprintf(ts, sizeof(ts), "%lld", u.created);
-	if (exec_bind(&req->api->store, "INSERT INTO iam_users(id, name, path, created) VALUES (?, ?, ?, ?)",
-		      4, u.id, u.name, u.path, ts) < 0) {
+	api_random_id(id_prefix, 17, e->id);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	strcpy(e->path, "/");
+	e->created = (long long)req->api->now();
+	snprintf(ts, sizeof(ts), "%lld", e->created);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s(id, name, path, created) VALUES (?, ?, ?, ?)", table);
+	if (exec_bind(&req->api->store, sql, 4, e->id, e->name, e->path, ts) < 0)
 		ret = api_internal(req);
-		goto out;
-	}
 out:
-	ret = tx_finish(req, ret);
+	return tx_finish(req, ret);
+}
+
+static int create_user(struct api_req *req)
+{
+	struct iam_entity u;
+	int ret = entity_create(req, "iam_users", "UserName", 64, "AIDA", "User", &u);
+
 	if (ret == 0) {
 		xml_open(&req->out, "User");
 		put_user(req, &u);
@@ -634,37 +645,9 @@ static int delete_access_key(struct api_req *req)
 
 static int create_group(struct api_req *req)
 {
-	const char *name = name_param(req, "GroupName", 128);
-	const char *path = api_param(req, "Path");
 	struct iam_entity g;
-	char ts[24];
-	int ret = 0, err;
+	int ret = entity_create(req, "iam_groups", "GroupName", 128, "AGPA", "Group", &g);
 
-	if (!name)
-		return -1;
-	if (path && strcmp(path, "/") != 0)
-		return api_error(req, 400, "InvalidInput", "haneul supports only the path '/'.");
-	if (tx_start(req, true))
-		return -1;
-	err = entity_get(&req->api->store, "iam_groups", name, &g);
-	if (err == 0) {
-		ret = api_error(req, 409, "EntityAlreadyExists", "Group with name %s already exists.", name);
-		goto out;
-	}
-	if (err != -ENOENT) {
-		ret = api_internal(req);
-		goto out;
-	}
-	api_random_id("AGPA", 17, g.id);
-	snprintf(g.name, sizeof(g.name), "%s", name);
-	strcpy(g.path, "/");
-	g.created = (long long)req->api->now();
-	snprintf(ts, sizeof(ts), "%lld", g.created);
-	if (exec_bind(&req->api->store, "INSERT INTO iam_groups(id, name, path, created) VALUES (?, ?, ?, ?)",
-		      4, g.id, g.name, g.path, ts) < 0)
-		ret = api_internal(req);
-out:
-	ret = tx_finish(req, ret);
 	if (ret == 0) {
 		xml_open(&req->out, "Group");
 		put_group(req, &g);
