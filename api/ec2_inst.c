@@ -1027,6 +1027,33 @@ out:
 
 enum change { CH_START, CH_STOP, CH_TERMINATE };
 
+
+/* The InstanceId.N list of a state-changing or status call, and every
+ * instance, read in a transaction (a write one when `write`) that stays open
+ * on success for the caller to end.  Returns 0, or -1 with the error reply
+ * written and no transaction open; *ids is the caller's to free either way. */
+static int ids_and_instances(struct api_req *req, bool write, const char ***ids,
+			     size_t *nids, struct ec2_inst **v, size_t *n)
+{
+	struct store *st = &req->api->store;
+
+	if (ec2_list(req, "InstanceId", ids, nids))
+		return -1;
+	if (!*nids) {
+		api_error(req, 400, "MissingParameter", "The request must contain the parameter InstanceId");
+		return -1;
+	}
+	if (store_tx_begin(st, write)) {
+		api_internal(req);
+		return -1;
+	}
+	if (ec2_inst_load(st, NULL, NULL, v, n)) {
+		store_tx_end(st, false);
+		api_internal(req);
+		return -1;
+	}
+	return 0;
+}
 static int change_states(struct api_req *req, enum change ch)
 {
 	struct api *api = req->api;
@@ -1041,21 +1068,8 @@ static int change_states(struct api_req *req, enum change ch)
 	int ret = -1, err = 0;
 	time_t now = api->now();
 
-	if (ec2_list(req, "InstanceId", &ids, &nids))
+	if (ids_and_instances(req, true, &ids, &nids, &v, &n))
 		goto out;
-	if (!nids) {
-		api_error(req, 400, "MissingParameter", "The request must contain the parameter InstanceId");
-		goto out;
-	}
-	if (store_tx_begin(st, true)) {
-		api_internal(req);
-		goto out;
-	}
-	if (ec2_inst_load(st, NULL, NULL, &v, &n)) {
-		store_tx_end(st, false);
-		api_internal(req);
-		goto out;
-	}
 	if (check_ids_exist(req, ids, nids, v, n))
 		goto fail;
 	prev = calloc(nids, sizeof(*prev));
@@ -1210,21 +1224,8 @@ int ec2_h_RebootInstances(struct api_req *req)
 	size_t nids, n = 0, i, j;
 	int ret = -1;
 
-	if (ec2_list(req, "InstanceId", &ids, &nids))
+	if (ids_and_instances(req, false, &ids, &nids, &v, &n))
 		goto out;
-	if (!nids) {
-		api_error(req, 400, "MissingParameter", "The request must contain the parameter InstanceId");
-		goto out;
-	}
-	if (store_tx_begin(st, false)) {
-		api_internal(req);
-		goto out;
-	}
-	if (ec2_inst_load(st, NULL, NULL, &v, &n)) {
-		store_tx_end(st, false);
-		api_internal(req);
-		goto out;
-	}
 	store_tx_end(st, false);
 	if (check_ids_exist(req, ids, nids, v, n))
 		goto out;
