@@ -19,7 +19,7 @@ one() { # LABEL RUN -- CMD...
 	"$@" >"$out" 2>&1
 	rc=$?
 	printf 'BENCH %s %s rc=%s %s\n' "$label" "$run" "$rc" "$(grep -E '^(ready_us|rss_kb|hwm_kb|guest_rss_kb|metrics|exit|timeout)=' "$out" | tr '\n' ' ')"
-	[ "$rc" = 0 ] || { echo "--- $label run $run failed; console tail:"; tail -n 15 /tmp/bench/$label-$run.log; tail -n 5 "$out"; }
+	[ "$rc" = 0 ] || { echo "--- $label run $run failed; console tail:"; tail -n 15 /tmp/bench/$label-$run.log | sed "s/^/    con| /"; tail -n 5 "$out"; }
 }
 
 i=1

@@ -32,7 +32,7 @@ one() { # LABEL RUN -- CMD...
 	timeout 300 "$@" </dev/null >"$out" 2>"$T/$label-$run.err"
 	rc=$?
 	tr -d '\r' <"$out" | sed -n "s/^iotool \([a-z]*\) .* mbps=\([0-9.]*\) iops=\([0-9]*\).*/BENCH $label $run \1 mbps=\2 iops=\3/p"
-	grep -q '^bench-io-done 0' "$out" || { echo "--- $label run $run failed (exit $rc); console tail:"; tr -d '\r' <"$out" | tail -n 15; tail -n 5 "$T/$label-$run.err"; }
+	grep -q '^bench-io-done 0' "$out" || { echo "--- $label run $run failed (exit $rc); console tail:"; tr -d '\r' <"$out" | tail -n 15 | sed 's/^/    con| /'; tail -n 5 "$T/$label-$run.err"; }
 }
 
 i=1

@@ -42,6 +42,10 @@ pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; }
 skip() { echo "SKIP: $1: $2"; }
 
+# note WHAT: a progress line with the outer VM's uptime, so that a run cut
+# short by the harness's timeout shows which step it was in.
+note() { echo "    devices: $1 (outer uptime $(cut -d' ' -f1 /proc/uptime) s)"; }
+
 evidence() { # NAME VM
 	echo "--- $1: inner console of VM $2 (last 30 lines):"
 	tr -d '\r' <"$T/$2.con" 2>/dev/null | tail -n 30 | sed 's/^/    con| /'
@@ -120,6 +124,7 @@ echo "A-vdb-gone $(ls /sys/block | tr '\n' ' ')"
 EOF
 netarg="" ipc=""
 [ $net = 1 ] && { netarg="--net tap=$TAP,netns=$VPC,mac=02:00:00:00:0a:01"; ipc="ip=$GIP::10.77.0.1:255.255.255.0:vm-a:eth0:off"; }
+note "VM A: root volume, data volume, NIC, vsock"
 $NC listen $T/a.vsock_1024 120 >$T/a.ready 2>&1 &
 lpid=$!
 start a --kernel "$L/vmlinuz" --initrd "$L/initrd.img" --vcpus 2 --mem 256M --control $T/a.ctl \
@@ -163,7 +168,7 @@ else
 	r=$(ctl a '{"cmd":"detach-drive","id":"vol-0data"}')
 	gone=$(waitcon a 'A-vdb-gone' 30)
 	n=0
-	while ctl a '{"cmd":"status"}' | grep -q '"id":"vol-0data"' && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+	while ctl a '{"cmd":"status"}' 5 | grep -q '"id":"vol-0data"' && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
 	st=$(ctl a '{"cmd":"status"}')
 	if [ -z "$gone" ]; then
 		fail detach_guest_sees_it "reply $r; the guest still has /sys/block/vdb"; evidence detach_guest_sees_it a
@@ -195,6 +200,7 @@ echo "B-seen $b link=$(readlink $l) serial=$(cat /sys/block/$b/serial)"
 mount -t ext4 -o ro $d /mnt && m=$(md5sum </mnt/f) && echo "B-read ${m%% *}" || echo "B-read-failed"
 umount /mnt
 EOF
+note "VM B: hot attach"
 start b --kernel "$L/vmlinuz" --initrd "$L/initrd.img" --vcpus 1 --mem 256M --control $T/b.ctl \
 	--cmdline "$CON haneul.user_data=$(ud $T/b.sh)"
 if waitcon b 'haneul-ready linux' 120 >/dev/null; then
@@ -225,6 +231,7 @@ dd if=/dev/urandom of=/tmp/p bs=64k count=32 2>/dev/null; m=$(md5sum </tmp/p)
 dd if=/tmp/p of=/dev/vda bs=64k conv=fsync 2>/dev/null && echo "C-flushed ${m%% *}"
 dd if=/dev/urandom of=/dev/vda bs=64k seek=64 count=100 2>/dev/null
 EOF
+note "VM C: flush then kill -9"
 start c --kernel "$L/vmlinuz" --initrd "$L/initrd.img" --vcpus 1 --mem 256M \
 	--drive file=$T/c.img,id=vol-0c --cmdline "$CON haneul.agent=0 haneul.user_data=$(ud $T/c.sh)"
 fl=$(waitcon c '^C-flushed' 120)
@@ -254,18 +261,21 @@ while :; do
 	sleep 0.5
 done
 EOF
+note "VM H: counter, records and heavy writes"
 start h --kernel "$L/vmlinuz" --initrd "$L/initrd.img" --vcpus 2 --mem 256M --control $T/h.ctl \
 	--drive file=$T/h-root.img,id=vol-0hroot --drive file=$T/h-count.img,id=vol-0hcnt \
 	--drive file=$T/h-rec.img,id=vol-0hrec \
 	--cmdline "$CON root=/dev/vda haneul.user_data=$(ud $T/h.sh)"
 t1=$(waitcon h '^H-tick 6 ' 180)
 waitcon h '^ack 30$' 60 >/dev/null
+note "VM H: hibernate (${t1:-no tick 6})"
 hr=$(ctl h "{\"cmd\":\"hibernate\",\"dir\":\"$T/hib\"}" 150)
 waitexit h 120
 hrc=$rc
 before=$(lines h | grep -E '^H-tick [0-9]+ ' | tail -n 1)
 acks1=$(lines h | grep -E '^ack [0-9]+$' | tail -n 1); acks1=${acks1#ack }
-v1=$($IOT verify $T/h-rec.img $((${acks1:-0} + 1)))
+note "VM H: VMM exit $hrc; hibernate reply $hr"
+v1=$(timeout 120 $IOT verify $T/h-rec.img $((${acks1:-0} + 1)))
 v1rc=$?
 mv $T/h.con $T/h1.con; mv $T/h.err $T/h1.err
 if [ -z "$t1" ] || [ "$hrc" != 4 ]; then
@@ -273,6 +283,7 @@ if [ -z "$t1" ] || [ "$hrc" != 4 ]; then
 	cp $T/h1.con $T/h.con; cp $T/h1.err $T/h.err; evidence hibernate_resume_linux h
 	fail hibernate_heavy_writes_acked "no hibernate"
 else
+	note "VM H: resume"
 	start h --resume $T/hib --control $T/h.ctl
 	b0=$(echo "$before" | sed -n 's/^H-tick \([0-9]*\) .*/\1/p')
 	after=$(waitcon h "^H-tick $((b0 + 2)) " 60)
@@ -285,7 +296,8 @@ else
 	hrc2=$rc
 	lastn=$(echo "$last" | sed -n 's/^H-tick \([0-9]*\) .*/\1/p')
 	f() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
-	cnt=$(/haneul/bin/debugfs -R 'cat /count' $T/h-count.img 2>/dev/null)
+	note "VM H: exit $hrc2 after resume; checking the volumes"
+	cnt=$(timeout 60 /haneul/bin/debugfs -R 'cat /count' $T/h-count.img 2>/dev/null)
 	want=$(i=1; while [ $i -le "${lastn:-0}" ]; do echo "line $i"; i=$((i + 1)); done)
 	got=$(echo "$cnt" | head -n "${lastn:-0}")
 	fn=$(echo "$first" | sed -n 's/^H-tick \([0-9]*\) .*/\1/p')
@@ -305,7 +317,7 @@ else
 		fail hibernate_resume_linux "$why"; evidence hibernate_resume_linux h
 	fi
 	acks2=$(lines h | grep -E '^ack [0-9]+$' | tail -n 1); acks2=${acks2#ack }
-	v2=$($IOT verify $T/h-rec.img $((${acks2:-0} + 1)))
+	v2=$(timeout 120 $IOT verify $T/h-rec.img $((${acks2:-0} + 1)))
 	v2rc=$?
 	if [ -n "$acks1" ] && [ "$v1rc" = 0 ] && [ -n "$acks2" ] && [ "$v2rc" = 0 ] && [ "$acks2" -gt "$acks1" ]; then
 		pass hibernate_heavy_writes_acked
