@@ -285,7 +285,9 @@ outer_stuck() {
 	[ -n "$l" ]
 }
 run_outer() {
-	local qpid start=$SECONDS booted=0 hbsz=-1 hbsize hbat
+	local qpid start=$SECONDS booted=0 hbsz=-1 hbsize hbat logsz=-1 logsize
+	# kill_outer CODE: kill the outer VM, qrc=CODE
+	kill_outer() { kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; qrc=$1; }
 	echo "harness: outer VM: $qemu ${qargs[*]}" >"$log"
 	: >"$hb"
 	if [ "${HANEUL_HARNESS_VERBOSE:-0}" = 1 ]; then
@@ -299,9 +301,7 @@ run_outer() {
 		if grep -q "^@@HANEUL-BEGIN $nonce" "$log"; then
 			booted=1
 		elif [ $((SECONDS - start)) -ge "$boot_tmo" ]; then
-			kill "$qpid" 2>/dev/null
-			wait "$qpid" 2>/dev/null
-			qrc=253
+			kill_outer 253
 			break
 		else
 			sleep 0.2
@@ -315,17 +315,15 @@ run_outer() {
 			hbsz=$hbsize hbat=$SECONDS
 		elif [ "$hbsize" -gt 0 ] && [ $((SECONDS - hbat)) -ge "$hb_tmo" ] &&
 		     ! grep -q "^@@HANEUL-EXIT $nonce " "$log"; then
-			kill "$qpid" 2>/dev/null
-			wait "$qpid" 2>/dev/null
-			qrc=252
+			kill_outer 252
 			break
 		fi
-		# The outer kernel stuck (outer_stuck) does not come back.
-		if outer_stuck; then
-			kill "$qpid" 2>/dev/null
-			wait "$qpid" 2>/dev/null
-			qrc=251
-			break
+		# The outer kernel stuck (outer_stuck) does not come back; its
+		# reports can only be new when the console grew.
+		logsize=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$logsize" != "$logsz" ]; then
+			logsz=$logsize
+			outer_stuck && { kill_outer 251; break; }
 		fi
 		sleep 1
 	done
