@@ -13,6 +13,7 @@
 
 #include "api/cw.h"
 #include "api/ec2_int.h"
+#include "api/jdoc.h"
 #include "api/ec2_lt.h"
 #include "api/elbv2.h"
 #include "api/stubs.h"
@@ -68,36 +69,6 @@ int asg_pick_scale_in(const struct asg_member *m, int n)
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static const char *col(sqlite3_stmt *s, int i)
-{
-	const char *p = (const char *)sqlite3_column_text(s, i);
-
-	return p ? p : "";
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
-}
-
-static int64_t jint(json_object *o, const char *k, int64_t defl)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) && v ? json_object_get_int64(v) : defl;
-}
-
-static json_object *jobj(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 static int64_t now_ms(void)
 {
 	struct timeval tv;
@@ -139,7 +110,7 @@ static json_object *group_get(struct store *st, const char *name, int *err)
 	sqlite3_bind_text(s, 1, name ? name : "", -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
-		o = json_tokener_parse(col(s, 0));
+		o = json_tokener_parse(store_col(s, 0));
 	else if (r != SQLITE_DONE)
 		*err = -EIO;
 	sqlite3_finalize(s);
@@ -307,17 +278,17 @@ static int load_members(struct store *st, const char *grp, struct member *m, int
 		struct member *x = &m[n++];
 
 		memset(x, 0, sizeof(*x));
-		snprintf(x->id, sizeof(x->id), "%s", col(s, 0));
-		snprintf(x->az, sizeof(x->az), "%s", col(s, 1));
-		snprintf(x->lifecycle, sizeof(x->lifecycle), "%s", col(s, 2));
-		snprintf(x->health, sizeof(x->health), "%s", col(s, 3));
+		snprintf(x->id, sizeof(x->id), "%s", store_col(s, 0));
+		snprintf(x->az, sizeof(x->az), "%s", store_col(s, 1));
+		snprintf(x->lifecycle, sizeof(x->lifecycle), "%s", store_col(s, 2));
+		snprintf(x->health, sizeof(x->health), "%s", store_col(s, 3));
 		x->protected_ = sqlite3_column_int(s, 4) != 0;
 		x->launched = (long)sqlite3_column_int64(s, 5);
 		x->in_service = (long)sqlite3_column_int64(s, 6);
 		x->drain_until = (long)sqlite3_column_int64(s, 7);
-		snprintf(x->activity, sizeof(x->activity), "%s", col(s, 8));
+		snprintf(x->activity, sizeof(x->activity), "%s", store_col(s, 8));
 		x->exists = sqlite3_column_type(s, 9) != SQLITE_NULL;
-		snprintf(x->ec2_state, sizeof(x->ec2_state), "%s", col(s, 9));
+		snprintf(x->ec2_state, sizeof(x->ec2_state), "%s", store_col(s, 9));
 	}
 	sqlite3_finalize(s);
 	return n;
@@ -363,7 +334,7 @@ static long drain_delay(struct api *api, json_object *g)
 			continue;
 		sqlite3_bind_text(s, 1, json_object_get_string(json_object_array_get_idx(tgs, i)), -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
-			json_object *d = json_tokener_parse(col(s, 0));
+			json_object *d = json_tokener_parse(store_col(s, 0));
 			const char *v = jstr(jobj(d, "attrs"), "deregistration_delay.timeout_seconds");
 			long x = v ? atol(v) : 300;
 
@@ -494,7 +465,7 @@ static int group_subnets(struct api *api, json_object *g, char (*sub)[40], char 
 		sqlite3_bind_text(s, 1, json_object_get_string(json_object_array_get_idx(subs, i)), -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
 			snprintf(sub[n], 40, "%s", json_object_get_string(json_object_array_get_idx(subs, i)));
-			snprintf(az[n], 40, "%s", col(s, 0));
+			snprintf(az[n], 40, "%s", store_col(s, 0));
 			n++;
 		}
 		sqlite3_finalize(s);
@@ -554,7 +525,7 @@ static void evaluate(struct api *api, json_object *g, struct member *m, int n, t
 		return;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_object *p = json_tokener_parse(col(s, 1));
+		json_object *p = json_tokener_parse(store_col(s, 1));
 		const char *type = jstr(p, "type"), *mt = jstr(p, "metric");
 		double v[ASG_LOW_POINTS], target = p ? json_object_get_double(jobj(p, "target")) : 0;
 		int k, cap, desired = (int)jint(g, "desired", 0), nin = 0, newcap = -1;
@@ -799,7 +770,7 @@ void asg_round(struct api *api, time_t now, bool new_period)
 		return;
 	s = store_prepare(st, "SELECT name FROM asg_groups ORDER BY created");
 	while (s && n < ASG_MAX_GROUPS && sqlite3_step(s) == SQLITE_ROW)
-		snprintf(names[n++], sizeof(names[0]), "%s", col(s, 0));
+		snprintf(names[n++], sizeof(names[0]), "%s", store_col(s, 0));
 	sqlite3_finalize(s);
 	store_tx_end(st, false);
 	if (n && api->elbv2 && api->elbv2->lb_enabled &&
@@ -978,7 +949,7 @@ static int apply_settings(struct api_req *req, json_object *g, bool create)
 				sqlite3_bind_text(s, 1, tok, -1, SQLITE_STATIC);
 				if (sqlite3_step(s) == SQLITE_ROW) {
 					ok = true;
-					json_object_array_add(azs, json_object_new_string(col(s, 0)));
+					json_object_array_add(azs, json_object_new_string(store_col(s, 0)));
 				}
 				sqlite3_finalize(s);
 			}
@@ -1011,7 +982,7 @@ static int apply_settings(struct api_req *req, json_object *g, bool create)
 				sqlite3_bind_text(s, 1, json_object_get_string(json_object_array_get_idx(want, i)), -1,
 						  SQLITE_STATIC);
 				if (sqlite3_step(s) == SQLITE_ROW) {
-					json_object_array_add(subs, json_object_new_string(col(s, 0)));
+					json_object_array_add(subs, json_object_new_string(store_col(s, 0)));
 					json_object_array_add(azs, json_object_get(json_object_array_get_idx(want, i)));
 				}
 				sqlite3_finalize(s);
@@ -1292,13 +1263,13 @@ static void xml_group(struct api_req *req, json_object *g)
 		sqlite3_bind_text(s, 1, jstr(g, "name"), -1, SQLITE_STATIC);
 		while (sqlite3_step(s) == SQLITE_ROW) {
 			sb_puts(b, "<member>");
-			xml_elem(b, "InstanceId", col(s, 0));
-			if (*col(s, 7))
-				xml_elem(b, "InstanceType", col(s, 7));
-			xml_elem(b, "AvailabilityZone", col(s, 1));
-			xml_elem(b, "LifecycleState", col(s, 2));
-			xml_elem(b, "HealthStatus", col(s, 3));
-			xml_lt_spec(b, col(s, 5), jstr(g, "lt_name"), col(s, 6));
+			xml_elem(b, "InstanceId", store_col(s, 0));
+			if (*store_col(s, 7))
+				xml_elem(b, "InstanceType", store_col(s, 7));
+			xml_elem(b, "AvailabilityZone", store_col(s, 1));
+			xml_elem(b, "LifecycleState", store_col(s, 2));
+			xml_elem(b, "HealthStatus", store_col(s, 3));
+			xml_lt_spec(b, store_col(s, 5), jstr(g, "lt_name"), store_col(s, 6));
 			xml_elem(b, "ProtectedFromScaleIn", sqlite3_column_int(s, 4) ? "true" : "false");
 			sb_puts(b, "</member>");
 		}
@@ -1347,7 +1318,7 @@ static int h_describe_groups(struct api_req *req)
 	s = store_prepare(st, "SELECT doc FROM asg_groups ORDER BY created, name");
 	sb_puts(&req->out, "<AutoScalingGroups>");
 	while (s && sqlite3_step(s) == SQLITE_ROW) {
-		json_object *g = json_tokener_parse(col(s, 0));
+		json_object *g = json_tokener_parse(store_col(s, 0));
 		bool keep = json_object_array_length(want) == 0;
 
 		for (size_t k = 0; g && k < json_object_array_length(want); k++)
@@ -1387,17 +1358,17 @@ static int h_describe_instances(struct api_req *req)
 		bool keep = json_object_array_length(want) == 0;
 
 		for (size_t k = 0; k < json_object_array_length(want); k++)
-			keep = keep || strcmp(json_object_get_string(json_object_array_get_idx(want, k)), col(s, 0)) == 0;
+			keep = keep || strcmp(json_object_get_string(json_object_array_get_idx(want, k)), store_col(s, 0)) == 0;
 		if (!keep)
 			continue;
 		sb_puts(&req->out, "<member>");
-		xml_elem(&req->out, "InstanceId", col(s, 0));
-		xml_elem(&req->out, "InstanceType", col(s, 8));
-		xml_elem(&req->out, "AutoScalingGroupName", col(s, 1));
-		xml_elem(&req->out, "AvailabilityZone", col(s, 2));
-		xml_elem(&req->out, "LifecycleState", col(s, 3));
-		xml_elem(&req->out, "HealthStatus", strcmp(col(s, 4), "Healthy") ? "UNHEALTHY" : "HEALTHY");
-		xml_lt_spec(&req->out, col(s, 6), NULL, col(s, 7));
+		xml_elem(&req->out, "InstanceId", store_col(s, 0));
+		xml_elem(&req->out, "InstanceType", store_col(s, 8));
+		xml_elem(&req->out, "AutoScalingGroupName", store_col(s, 1));
+		xml_elem(&req->out, "AvailabilityZone", store_col(s, 2));
+		xml_elem(&req->out, "LifecycleState", store_col(s, 3));
+		xml_elem(&req->out, "HealthStatus", strcmp(store_col(s, 4), "Healthy") ? "UNHEALTHY" : "HEALTHY");
+		xml_lt_spec(&req->out, store_col(s, 6), NULL, store_col(s, 7));
 		xml_elem(&req->out, "ProtectedFromScaleIn", sqlite3_column_int(s, 5) ? "true" : "false");
 		sb_puts(&req->out, "</member>");
 	}
@@ -1476,7 +1447,7 @@ static int h_terminate_in_group(struct api_req *req)
 	if (s) {
 		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
-			snprintf(grp, sizeof(grp), "%s", col(s, 0));
+			snprintf(grp, sizeof(grp), "%s", store_col(s, 0));
 		sqlite3_finalize(s);
 	}
 	g = *grp ? group_get(st, grp, &err) : NULL;
@@ -1515,13 +1486,13 @@ static int h_terminate_in_group(struct api_req *req)
 	if (s) {
 		sqlite3_bind_text(s, 1, grp, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
-			xml_elem(&req->out, "ActivityId", col(s, 0));
+			xml_elem(&req->out, "ActivityId", store_col(s, 0));
 			xml_elem(&req->out, "AutoScalingGroupName", grp);
-			xml_elem(&req->out, "Description", col(s, 1));
-			xml_elem(&req->out, "Cause", col(s, 2));
+			xml_elem(&req->out, "Description", store_col(s, 1));
+			xml_elem(&req->out, "Cause", store_col(s, 2));
 			api_format_time((time_t)(sqlite3_column_int64(s, 3) / 1000), t);
 			xml_elem(&req->out, "StartTime", t);
-			xml_elem(&req->out, "StatusCode", col(s, 4));
+			xml_elem(&req->out, "StatusCode", store_col(s, 4));
 			xml_elemf(&req->out, "Progress", "%d", sqlite3_column_int(s, 5));
 		}
 		sqlite3_finalize(s);
@@ -1576,28 +1547,28 @@ static int h_describe_activities(struct api_req *req)
 			json_object *g;
 
 			for (size_t k = 0; k < json_object_array_length(ids); k++)
-				keep = keep || strcmp(json_object_get_string(json_object_array_get_idx(ids, k)), col(s, 1)) == 0;
+				keep = keep || strcmp(json_object_get_string(json_object_array_get_idx(ids, k)), store_col(s, 1)) == 0;
 			if (!keep)
 				continue;
 			if (shown >= maxr) {
 				more = true;
 				break;
 			}
-			g = json_tokener_parse(col(s, 10));
+			g = json_tokener_parse(store_col(s, 10));
 			sb_puts(&req->out, "<member>");
-			xml_elem(&req->out, "ActivityId", col(s, 1));
-			xml_elem(&req->out, "AutoScalingGroupName", col(s, 2));
-			xml_elem(&req->out, "Description", col(s, 3));
-			xml_elem(&req->out, "Cause", col(s, 4));
+			xml_elem(&req->out, "ActivityId", store_col(s, 1));
+			xml_elem(&req->out, "AutoScalingGroupName", store_col(s, 2));
+			xml_elem(&req->out, "Description", store_col(s, 3));
+			xml_elem(&req->out, "Cause", store_col(s, 4));
 			ms_time(sqlite3_column_int64(s, 5), t);
 			xml_elem(&req->out, "StartTime", t);
 			if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
 				ms_time(sqlite3_column_int64(s, 6), t);
 				xml_elem(&req->out, "EndTime", t);
 			}
-			xml_elem(&req->out, "StatusCode", col(s, 7));
+			xml_elem(&req->out, "StatusCode", store_col(s, 7));
 			if (sqlite3_column_type(s, 9) != SQLITE_NULL)
-				xml_elem(&req->out, "StatusMessage", col(s, 9));
+				xml_elem(&req->out, "StatusMessage", store_col(s, 9));
 			xml_elemf(&req->out, "Progress", "%d", sqlite3_column_int(s, 8));
 			xml_elem(&req->out, "Details", "{\"Subnet ID\":\"\",\"Availability Zone\":\"\"}");
 			if (g)
@@ -1760,7 +1731,7 @@ static int h_put_policy(struct api_req *req)
 		sqlite3_bind_text(s, 1, jstr(g, "name"), -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, pname, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
-			snprintf(arn, sizeof(arn), "%s", col(s, 0));
+			snprintf(arn, sizeof(arn), "%s", store_col(s, 0));
 		sqlite3_finalize(s);
 	}
 	json_object_object_add(p, "arn", json_object_new_string(arn));
@@ -1883,18 +1854,18 @@ static int h_describe_policies(struct api_req *req)
 		if (grp)
 			sqlite3_bind_text(s, 1, grp, -1, SQLITE_STATIC);
 		while (sqlite3_step(s) == SQLITE_ROW) {
-			json_object *p = json_tokener_parse(col(s, 3));
+			json_object *p = json_tokener_parse(store_col(s, 3));
 			bool kn = json_object_array_length(names) == 0, kt = json_object_array_length(types) == 0;
 
 			for (size_t k = 0; k < json_object_array_length(names); k++) {
 				const char *w = json_object_get_string(json_object_array_get_idx(names, k));
 
-				kn = kn || !strcmp(w, col(s, 1)) || !strcmp(w, col(s, 2));
+				kn = kn || !strcmp(w, store_col(s, 1)) || !strcmp(w, store_col(s, 2));
 			}
 			for (size_t k = 0; p && k < json_object_array_length(types); k++)
 				kt = kt || !strcmp(json_object_get_string(json_object_array_get_idx(types, k)), jstr(p, "type"));
 			if (p && kn && kt)
-				xml_policy(req, col(s, 0), p);
+				xml_policy(req, store_col(s, 0), p);
 			json_object_put(p);
 		}
 		sqlite3_finalize(s);
@@ -1957,8 +1928,8 @@ static int h_execute_policy(struct api_req *req)
 		sqlite3_bind_text(s, 1, pname, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, grp ? grp : "", -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
-			snprintf(gname, sizeof(gname), "%s", col(s, 0));
-			p = json_tokener_parse(col(s, 1));
+			snprintf(gname, sizeof(gname), "%s", store_col(s, 0));
+			p = json_tokener_parse(store_col(s, 1));
 		}
 		sqlite3_finalize(s);
 	}

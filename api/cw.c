@@ -10,16 +10,10 @@
 #include <string.h>
 
 #include "api/elbv2.h"
+#include "api/jdoc.h"
 #include "api/vmsup.h"
 #include "api/xml.h"
 #include "common/log.h"
-
-static const char *col(sqlite3_stmt *s, int i)
-{
-	const char *p = (const char *)sqlite3_column_text(s, i);
-
-	return p ? p : "";
-}
 
 int cw_parse_time(const char *s, time_t *out)
 {
@@ -108,13 +102,6 @@ int cw_latest(struct store *st, const char *ns, const char *metric, const char *
 
 /* ---- collection ---------------------------------------------------------------------- */
 
-static json_object *jget(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 /* The run-queue wait (ns) of the thread of VMM pid whose CPU time is
  * closest to cpu_ns, i.e. of that vCPU's thread (haneul-vmm does not name
  * its threads): /proc/PID/task/TID/schedstat is "run_ns wait_ns slices". */
@@ -171,7 +158,7 @@ static void collect_cpu(struct cw *c, time_t ts)
 		goto out;
 	s = store_prepare(st, "SELECT id FROM ec2_instances WHERE state = 'running' ORDER BY seq");
 	while (s && sqlite3_step(s) == SQLITE_ROW && n < CW_MAX_INSTANCES)
-		snprintf(ids[n++], 32, "%s", col(s, 0));
+		snprintf(ids[n++], 32, "%s", store_col(s, 0));
 	sqlite3_finalize(s);
 	store_tx_end(st, false);
 	/* The VMMs are asked outside the store lock. */
@@ -186,8 +173,8 @@ static void collect_cpu(struct cw *c, time_t ts)
 			continue;
 		}
 		snprintf(x->id, sizeof(x->id), "%s", ids[i]);
-		x->wall_us = json_object_get_int64(jget(r, "uptime_us"));
-		vcpus = jget(r, "vcpus");
+		x->wall_us = json_object_get_int64(jobj(r, "uptime_us"));
+		vcpus = jobj(r, "vcpus");
 		x->vcpus = vcpus ? (unsigned)json_object_array_length(vcpus) : 0;
 		{
 			char pf[PATH_MAX + 128];
@@ -202,7 +189,7 @@ static void collect_cpu(struct cw *c, time_t ts)
 				fclose(f);
 			}
 			for (size_t k = 0; k < x->vcpus; k++) {
-				int64_t ns = json_object_get_int64(jget(json_object_array_get_idx(vcpus, k), "cpu_ns"));
+				int64_t ns = json_object_get_int64(jobj(json_object_array_get_idx(vcpus, k), "cpu_ns"));
 
 				x->cpu_ns += ns > 0 ? ns : 0;
 				if (ns > 0 && pid > 1)
@@ -267,15 +254,15 @@ static void collect_requests(struct cw *c, time_t ts)
 		json_object_put(stats);
 		return;
 	}
-	tgs = jget(stats, "target_groups");
+	tgs = jobj(stats, "target_groups");
 	if (store_tx_begin(st, true)) {
 		json_object_put(stats);
 		return;
 	}
 	for (size_t i = 0; tgs && i < json_object_array_length(tgs) && m < 128; i++) {
-		json_object *g = json_object_array_get_idx(tgs, i), *targets = jget(g, "targets");
-		const char *name = json_object_get_string(jget(g, "name"));
-		int64_t req = json_object_get_int64(jget(g, "requests"));
+		json_object *g = json_object_array_get_idx(tgs, i), *targets = jobj(g, "targets");
+		const char *name = json_object_get_string(jobj(g, "name"));
+		int64_t req = json_object_get_int64(jobj(g, "requests"));
 		sqlite3_stmt *s;
 		char tgarn[300] = "", dims[600];
 		bool tcp = false;
@@ -290,7 +277,7 @@ static void collect_requests(struct cw *c, time_t ts)
 		if (s) {
 			sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW) {
-				snprintf(tgarn, sizeof(tgarn), "%s", col(s, 0));
+				snprintf(tgarn, sizeof(tgarn), "%s", store_col(s, 0));
 				tcp = sqlite3_column_int(s, 1) > 0;
 			}
 			sqlite3_finalize(s);
@@ -312,12 +299,12 @@ static void collect_requests(struct cw *c, time_t ts)
 	}
 	/* Per load balancer. */
 	{
-		json_object *lbs = jget(stats, "load_balancers");
+		json_object *lbs = jobj(stats, "load_balancers");
 
 		for (size_t i = 0; lbs && i < json_object_array_length(lbs) && m < 128; i++) {
 			json_object *l = json_object_array_get_idx(lbs, i);
-			const char *name = json_object_get_string(jget(l, "name"));
-			int64_t req = json_object_get_int64(jget(l, "requests"));
+			const char *name = json_object_get_string(jobj(l, "name"));
+			int64_t req = json_object_get_int64(jobj(l, "requests"));
 			sqlite3_stmt *s;
 			char key[200], lbarn[300] = "", dims[600];
 
@@ -331,7 +318,7 @@ static void collect_requests(struct cw *c, time_t ts)
 			if (s) {
 				sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 				if (sqlite3_step(s) == SQLITE_ROW)
-					snprintf(lbarn, sizeof(lbarn), "%s", col(s, 0));
+					snprintf(lbarn, sizeof(lbarn), "%s", store_col(s, 0));
 				sqlite3_finalize(s);
 			}
 			if (!*lbarn || !strstr(lbarn, ":loadbalancer/app/"))
@@ -486,7 +473,7 @@ static int h_list_metrics(struct api_req *req)
 		sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
 	sb_puts(&req->out, "<Metrics>");
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *have = col(s, 2);
+		const char *have = store_col(s, 2);
 		bool keep = true;
 
 		for (int i = 0; i < nd && keep; i++) {
@@ -502,8 +489,8 @@ static int h_list_metrics(struct api_req *req)
 		if (!keep)
 			continue;
 		sb_puts(&req->out, "<member>");
-		xml_elem(&req->out, "Namespace", col(s, 0));
-		xml_elem(&req->out, "MetricName", col(s, 1));
+		xml_elem(&req->out, "Namespace", store_col(s, 0));
+		xml_elem(&req->out, "MetricName", store_col(s, 1));
 		xml_dims(&req->out, have);
 		sb_puts(&req->out, "</member>");
 	}
@@ -596,7 +583,7 @@ static int h_get_metric_statistics(struct api_req *req)
 			double v = sqlite3_column_double(s, 1);
 			struct bucket *x;
 
-			if (k < 0 || k >= nb || (want_unit && strcmp(want_unit, col(s, 2))))
+			if (k < 0 || k >= nb || (want_unit && strcmp(want_unit, store_col(s, 2))))
 				continue;
 			x = &b[k];
 			if (!x->n || v < x->min)
@@ -605,7 +592,7 @@ static int h_get_metric_statistics(struct api_req *req)
 				x->max = v;
 			x->sum += v;
 			x->n++;
-			snprintf(x->unit, sizeof(x->unit), "%s", col(s, 2));
+			snprintf(x->unit, sizeof(x->unit), "%s", store_col(s, 2));
 		}
 		sqlite3_finalize(s);
 	}

@@ -16,13 +16,6 @@ struct eip_row {
 	char alloc[EC2_ID_LEN + 8], ip[16], inst[EC2_ID_LEN], assoc[EC2_ID_LEN + 8];
 };
 
-static void ecopy(char *d, size_t n, sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	snprintf(d, n, "%s", t ? (const char *)t : "");
-}
-
 /* By allocation id (or public IP when by_ip). 0, -ENOENT, -EIO. */
 static int eip_get(struct store *st, const char *key, bool by_ip, struct eip_row *r)
 {
@@ -36,10 +29,10 @@ static int eip_get(struct store *st, const char *key, bool by_ip, struct eip_row
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		ecopy(r->alloc, sizeof(r->alloc), s, 0);
-		ecopy(r->ip, sizeof(r->ip), s, 1);
-		ecopy(r->inst, sizeof(r->inst), s, 2);
-		ecopy(r->assoc, sizeof(r->assoc), s, 3);
+		store_col_copy(r->alloc, sizeof(r->alloc), s, 0);
+		store_col_copy(r->ip, sizeof(r->ip), s, 1);
+		store_col_copy(r->inst, sizeof(r->inst), s, 2);
+		store_col_copy(r->assoc, sizeof(r->assoc), s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
@@ -55,7 +48,7 @@ static int inst_state(struct store *st, const char *id, char state[16])
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		ecopy(state, 16, s, 0);
+		store_col_copy(state, 16, s, 0);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
@@ -174,7 +167,7 @@ int ec2_h_AssociateAddress(struct api_req *req)
 		sqlite3_bind_text(s, 1, inst, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, r.alloc, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
-			ecopy(old_alloc, sizeof(old_alloc), s, 0);
+			store_col_copy(old_alloc, sizeof(old_alloc), s, 0);
 		sqlite3_finalize(s);
 	}
 	if (old_alloc[0]) {
@@ -219,7 +212,7 @@ int ec2_h_DisassociateAddress(struct api_req *req)
 			if (sqlite3_step(s) == SQLITE_ROW) {
 				char a[EC2_ID_LEN + 8];
 
-				ecopy(a, sizeof(a), s, 0);
+				store_col_copy(a, sizeof(a), s, 0);
 				sqlite3_finalize(s);
 				s = NULL;
 				err = eip_get(st, a, false, &r);
@@ -298,11 +291,11 @@ int ec2_h_DescribeAddresses(struct api_req *req)
 		char a[EC2_ID_LEN + 8], ip[16], inst[EC2_ID_LEN], assoc[EC2_ID_LEN + 8], priv[16];
 		bool keep = na == 0 && ni == 0;
 
-		ecopy(a, sizeof(a), s, 0);
-		ecopy(ip, sizeof(ip), s, 1);
-		ecopy(inst, sizeof(inst), s, 2);
-		ecopy(assoc, sizeof(assoc), s, 3);
-		ecopy(priv, sizeof(priv), s, 4);
+		store_col_copy(a, sizeof(a), s, 0);
+		store_col_copy(ip, sizeof(ip), s, 1);
+		store_col_copy(inst, sizeof(inst), s, 2);
+		store_col_copy(assoc, sizeof(assoc), s, 3);
+		store_col_copy(priv, sizeof(priv), s, 4);
 		for (i = 0; i < na; i++)
 			keep = keep || !strcmp(allocs[i], a);
 		for (i = 0; i < ni; i++)

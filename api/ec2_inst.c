@@ -22,13 +22,6 @@
 	" subnet_id, vpc_id, private_ip, public_ip, key_name, client_token, launch_index, shutdown_behavior," \
 	" hibernation, hibernated, launch_time, state_time, op, op_time, op_force, starts"
 
-static void col_copy(char *dst, size_t n, sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	snprintf(dst, n, "%s", t ? (const char *)t : "");
-}
-
 int ec2_inst_load(struct store *st, const char *where, const char *arg, struct ec2_inst **out, size_t *n)
 {
 	char sql[1024];
@@ -62,28 +55,28 @@ int ec2_inst_load(struct store *st, const char *where, const char *arg, struct e
 		x = &v[cnt++];
 		memset(x, 0, sizeof(*x));
 		x->seq = sqlite3_column_int64(s, 0);
-		col_copy(x->id, sizeof(x->id), s, 1);
-		col_copy(x->reservation, sizeof(x->reservation), s, 2);
-		col_copy(x->image_id, sizeof(x->image_id), s, 3);
-		col_copy(x->type, sizeof(x->type), s, 4);
-		col_copy(x->state, sizeof(x->state), s, 5);
-		col_copy(x->reason_code, sizeof(x->reason_code), s, 6);
-		col_copy(x->reason_msg, sizeof(x->reason_msg), s, 7);
-		col_copy(x->transition, sizeof(x->transition), s, 8);
-		col_copy(x->az, sizeof(x->az), s, 9);
-		col_copy(x->subnet_id, sizeof(x->subnet_id), s, 10);
-		col_copy(x->vpc_id, sizeof(x->vpc_id), s, 11);
-		col_copy(x->private_ip, sizeof(x->private_ip), s, 12);
-		col_copy(x->public_ip, sizeof(x->public_ip), s, 13);
-		col_copy(x->key_name, sizeof(x->key_name), s, 14);
-		col_copy(x->client_token, sizeof(x->client_token), s, 15);
+		store_col_copy(x->id, sizeof(x->id), s, 1);
+		store_col_copy(x->reservation, sizeof(x->reservation), s, 2);
+		store_col_copy(x->image_id, sizeof(x->image_id), s, 3);
+		store_col_copy(x->type, sizeof(x->type), s, 4);
+		store_col_copy(x->state, sizeof(x->state), s, 5);
+		store_col_copy(x->reason_code, sizeof(x->reason_code), s, 6);
+		store_col_copy(x->reason_msg, sizeof(x->reason_msg), s, 7);
+		store_col_copy(x->transition, sizeof(x->transition), s, 8);
+		store_col_copy(x->az, sizeof(x->az), s, 9);
+		store_col_copy(x->subnet_id, sizeof(x->subnet_id), s, 10);
+		store_col_copy(x->vpc_id, sizeof(x->vpc_id), s, 11);
+		store_col_copy(x->private_ip, sizeof(x->private_ip), s, 12);
+		store_col_copy(x->public_ip, sizeof(x->public_ip), s, 13);
+		store_col_copy(x->key_name, sizeof(x->key_name), s, 14);
+		store_col_copy(x->client_token, sizeof(x->client_token), s, 15);
 		x->launch_index = sqlite3_column_int(s, 16);
-		col_copy(x->shutdown, sizeof(x->shutdown), s, 17);
+		store_col_copy(x->shutdown, sizeof(x->shutdown), s, 17);
 		x->hibernation = sqlite3_column_int(s, 18) != 0;
 		x->hibernated = sqlite3_column_int(s, 19) != 0;
 		x->launch_time = sqlite3_column_int64(s, 20);
 		x->state_time = sqlite3_column_int64(s, 21);
-		col_copy(x->op, sizeof(x->op), s, 22);
+		store_col_copy(x->op, sizeof(x->op), s, 22);
 		x->op_time = sqlite3_column_type(s, 23) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 23);
 		x->op_force = sqlite3_column_int(s, 24) != 0;
 		x->starts = sqlite3_column_int(s, 25);
@@ -215,10 +208,10 @@ int ec2_inst_set_state(struct ec2 *e, const char *id, const char *from, const ch
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		col_copy(oldstate, sizeof(oldstate), s, 0);
-		col_copy(type, sizeof(type), s, 1);
-		col_copy(old_code, sizeof(old_code), s, 2);
-		col_copy(old_msg, sizeof(old_msg), s, 3);
+		store_col_copy(oldstate, sizeof(oldstate), s, 0);
+		store_col_copy(type, sizeof(type), s, 1);
+		store_col_copy(old_code, sizeof(old_code), s, 2);
+		store_col_copy(old_msg, sizeof(old_msg), s, 3);
 	}
 	sqlite3_finalize(s);
 	/* No reason given for a stop/terminate step: keep the one the request
@@ -416,7 +409,7 @@ static int image_get(struct store *st, const char *id, struct image_row *im)
 	if (rc == SQLITE_ROW) {
 		im->found = true;
 		snprintf(im->id, sizeof(im->id), "%s", id);
-		col_copy(im->root, sizeof(im->root), s, 0);
+		store_col_copy(im->root, sizeof(im->root), s, 0);
 		im->root_gib = (unsigned)sqlite3_column_int(s, 1);
 	}
 	sqlite3_finalize(s);
@@ -450,10 +443,10 @@ static int subnet_find(struct store *st, const char *subnet_id, const char *az, 
 	sqlite3_bind_text(s, 1, subnet_id ? subnet_id : az, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		col_copy(out->id, sizeof(out->id), s, 0);
-		col_copy(out->vpc, sizeof(out->vpc), s, 1);
-		col_copy(out->az, sizeof(out->az), s, 2);
-		col_copy(out->cidr, sizeof(out->cidr), s, 3);
+		store_col_copy(out->id, sizeof(out->id), s, 0);
+		store_col_copy(out->vpc, sizeof(out->vpc), s, 1);
+		store_col_copy(out->az, sizeof(out->az), s, 2);
+		store_col_copy(out->cidr, sizeof(out->cidr), s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
@@ -1154,7 +1147,7 @@ static int change_states(struct api_req *req, enum change ch)
 		if (s) {
 			sqlite3_bind_text(s, 1, ids[i], -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW)
-				col_copy(cur, sizeof(cur), s, 0);
+				store_col_copy(cur, sizeof(cur), s, 0);
 			sqlite3_finalize(s);
 		}
 		sb_puts(&req->out, "<item>");

@@ -17,13 +17,6 @@
 #define LT_MAX 100
 #define LT_MAX_VERSIONS 100
 
-static const char *col(sqlite3_stmt *s, int i)
-{
-	const char *p = (const char *)sqlite3_column_text(s, i);
-
-	return p ? p : "";
-}
-
 struct lt_row {
 	char id[32], name[136], created_by[200];
 	int def, latest;
@@ -44,12 +37,12 @@ static int lt_get(struct store *st, const char *id, const char *name, struct lt_
 	sqlite3_bind_text(s, 1, id ? id : name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		snprintf(r->id, sizeof(r->id), "%s", col(s, 0));
-		snprintf(r->name, sizeof(r->name), "%s", col(s, 1));
+		snprintf(r->id, sizeof(r->id), "%s", store_col(s, 0));
+		snprintf(r->name, sizeof(r->name), "%s", store_col(s, 1));
 		r->def = sqlite3_column_int(s, 2);
 		r->latest = sqlite3_column_int(s, 3);
 		r->created = sqlite3_column_int64(s, 4);
-		snprintf(r->created_by, sizeof(r->created_by), "%s", col(s, 5));
+		snprintf(r->created_by, sizeof(r->created_by), "%s", store_col(s, 5));
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
@@ -94,7 +87,7 @@ int ec2_lt_resolve(struct store *st, const char *id, const char *name, const cha
 	sqlite3_bind_int(s, 2, *ver);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		*data = json_tokener_parse(col(s, 0));
+		*data = json_tokener_parse(store_col(s, 0));
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? -ESRCH : -EIO;
@@ -256,7 +249,7 @@ int ec2_h_CreateLaunchTemplate(struct api_req *req)
 static void xml_version(struct strbuf *b, const struct lt_row *r, sqlite3_stmt *s)
 {
 	/* s: version, description, data, created, created_by */
-	json_object *d = json_tokener_parse(col(s, 2));
+	json_object *d = json_tokener_parse(store_col(s, 2));
 	char t[32];
 	static const char *const simple[][2] = { { "ImageId", "imageId" },
 						  { "InstanceType", "instanceType" },
@@ -269,10 +262,10 @@ static void xml_version(struct strbuf *b, const struct lt_row *r, sqlite3_stmt *
 	xml_elem(b, "launchTemplateName", r->name);
 	xml_elemf(b, "versionNumber", "%d", sqlite3_column_int(s, 0));
 	if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-		xml_elem(b, "versionDescription", col(s, 1));
+		xml_elem(b, "versionDescription", store_col(s, 1));
 	api_format_time((time_t)sqlite3_column_int64(s, 3), t);
 	xml_elem(b, "createTime", t);
-	xml_elem(b, "createdBy", col(s, 4));
+	xml_elem(b, "createdBy", store_col(s, 4));
 	xml_elem(b, "defaultVersion", sqlite3_column_int(s, 0) == r->def ? "true" : "false");
 	sb_puts(b, "<launchTemplateData>");
 	for (size_t i = 0; d && i < sizeof(simple) / sizeof(simple[0]); i++) {
@@ -412,7 +405,7 @@ int ec2_h_DescribeLaunchTemplates(struct api_req *req)
 	s = store_prepare(st, "SELECT id FROM ec2_launch_templates ORDER BY seq");
 	sb_puts(&req->out, "<launchTemplates>");
 	while (s && sqlite3_step(s) == SQLITE_ROW) {
-		const char *id = col(s, 0);
+		const char *id = store_col(s, 0);
 		bool keep = nid + nname == 0;
 
 		if (lt_get(st, id, NULL, &r))

@@ -265,26 +265,19 @@ struct vol_row {
 	int64_t created, attach_time, seq;
 };
 
-static void vcopy(char *d, size_t n, sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	snprintf(d, n, "%s", t ? (const char *)t : "");
-}
-
 static void vol_from(sqlite3_stmt *s, struct vol_row *v)
 {
 	memset(v, 0, sizeof(*v));
-	vcopy(v->id, sizeof(v->id), s, 0);
+	store_col_copy(v->id, sizeof(v->id), s, 0);
 	v->size = sqlite3_column_int(s, 1);
-	vcopy(v->az, sizeof(v->az), s, 2);
-	vcopy(v->type, sizeof(v->type), s, 3);
-	vcopy(v->state, sizeof(v->state), s, 4);
+	store_col_copy(v->az, sizeof(v->az), s, 2);
+	store_col_copy(v->type, sizeof(v->type), s, 3);
+	store_col_copy(v->state, sizeof(v->state), s, 4);
 	v->created = sqlite3_column_int64(s, 5);
-	vcopy(v->inst, sizeof(v->inst), s, 6);
-	vcopy(v->device, sizeof(v->device), s, 7);
+	store_col_copy(v->inst, sizeof(v->inst), s, 6);
+	store_col_copy(v->device, sizeof(v->device), s, 7);
 	v->attach_time = sqlite3_column_int64(s, 8);
-	vcopy(v->astate, sizeof(v->astate), s, 9);
+	store_col_copy(v->astate, sizeof(v->astate), s, 9);
 	v->dot = sqlite3_column_int(s, 10) != 0;
 	v->seq = sqlite3_column_int64(s, 11);
 }
@@ -385,7 +378,7 @@ int ec2_h_CreateVolume(struct api_req *req)
 		if (s) {
 			sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW)
-				vcopy(id, sizeof(id), s, 0);
+				store_col_copy(id, sizeof(id), s, 0);
 			sqlite3_finalize(s);
 		}
 		if (id[0])
@@ -444,8 +437,8 @@ static int inst_state(struct store *st, const char *id, char *state, char *az)
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		vcopy(state, 16, s, 0);
-		vcopy(az, 40, s, 1);
+		store_col_copy(state, 16, s, 0);
+		store_col_copy(az, 40, s, 1);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;

@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "api/iam_cert.h"
+#include "api/jdoc.h"
 #include "api/stubs.h"
 #include "api/xml.h"
 #include "common/log.h"
@@ -41,36 +42,6 @@ static void rand_hex(char *out, size_t nhex)
 	for (size_t i = 0; i < nhex; i++)
 		out[i] = hx[(b[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
 	out[nhex] = '\0';
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
-}
-
-static int64_t jint(json_object *o, const char *k, int64_t defl)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : defl;
-}
-
-static json_object *jobj(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *col(sqlite3_stmt *s, int i)
-{
-	const char *p = (const char *)sqlite3_column_text(s, i);
-
-	return p ? p : "";
 }
 
 /* Parses a decimal integer parameter in [lo, hi]; absent leaves *out.
@@ -121,7 +92,7 @@ static json_object *doc_get(struct store *st, const char *kind, const char *arn,
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
-		o = json_tokener_parse(col(s, 0));
+		o = json_tokener_parse(store_col(s, 0));
 	else if (r != SQLITE_DONE)
 		*err = -EIO;
 	sqlite3_finalize(s);
@@ -145,7 +116,7 @@ static json_object *docs_all(struct store *st, const char *kind, const char *par
 	if (parent)
 		sqlite3_bind_text(s, 2, parent, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		json_object *o = json_tokener_parse(col(s, 0));
+		json_object *o = json_tokener_parse(store_col(s, 0));
 
 		if (o)
 			json_object_array_add(a, o);
@@ -257,7 +228,7 @@ static json_object *build_config(struct elbv2 *x, int *err)
 		sqlite3_reset(s);
 		sqlite3_bind_text(s, 1, jstr(tg, "arn"), -1, SQLITE_STATIC);
 		while (sqlite3_step(s) == SQLITE_ROW) {
-			const char *id = col(s, 0), *pip = col(s, 2), *state = col(s, 3);
+			const char *id = store_col(s, 0), *pip = store_col(s, 2), *state = store_col(s, 3);
 			json_object *t;
 			uint32_t a;
 
@@ -550,7 +521,7 @@ static void xml_tg(struct api_req *req, json_object *tg)
 		sqlite3_bind_text(s, 1, q, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(s, 2, q, -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(s) == SQLITE_ROW)
-			xml_elem(b, "member", col(s, 0));
+			xml_elem(b, "member", store_col(s, 0));
 		sqlite3_finalize(s);
 	}
 	sb_puts(b, "</LoadBalancerArns>");
@@ -960,7 +931,7 @@ static int alloc_address(struct elbv2 *x, struct store *st, char out[16])
 	if (!s)
 		return -EIO;
 	while (sqlite3_step(s) == SQLITE_ROW && n < ELB_MAX_LBS) {
-		json_object *o = json_tokener_parse(col(s, 0));
+		json_object *o = json_tokener_parse(store_col(s, 0));
 
 		if (o && jstr(o, "address") && netaddr_parse_ipv4(jstr(o, "address"), &used[n]) == 0)
 			n++;
@@ -1129,15 +1100,15 @@ static int h_create_lb(struct api_req *req)
 			goto fail_tx;
 		}
 		for (size_t k = 0; k < json_object_array_length(azs); k++)
-			if (strcmp(jstr(json_object_array_get_idx(azs, k), "zone"), col(s, 1)) == 0) {
+			if (strcmp(jstr(json_object_array_get_idx(azs, k), "zone"), store_col(s, 1)) == 0) {
 				sqlite3_finalize(s);
 				err = api_error(req, 400, "InvalidConfigurationRequest",
 						"You cannot specify multiple subnets in the same Availability Zone");
 				goto fail_tx;
 			}
-		snprintf(vpc, sizeof(vpc), "%s", col(s, 0));
+		snprintf(vpc, sizeof(vpc), "%s", store_col(s, 0));
 		z = json_object_new_object();
-		json_object_object_add(z, "zone", json_object_new_string(col(s, 1)));
+		json_object_object_add(z, "zone", json_object_new_string(store_col(s, 1)));
 		json_object_object_add(z, "subnet", json_object_new_string(sub));
 		json_object_array_add(azs, z);
 	}
@@ -1547,7 +1518,7 @@ static int h_create_tg(struct api_req *req)
 		if (s) {
 			sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW)
-				old = json_tokener_parse(col(s, 0));
+				old = json_tokener_parse(store_col(s, 0));
 			sqlite3_finalize(s);
 		}
 	}
@@ -1899,7 +1870,7 @@ static int h_targets(struct api_req *req, bool reg)
 					  t[i].id);
 				goto fail;
 			}
-			if (strcmp(col(s, 0), "running")) {
+			if (strcmp(store_col(s, 0), "running")) {
 				api_error(req, 400, "InvalidTarget", "The following targets are not in a running state and "
 					  "cannot be registered: '%s'", t[i].id);
 				sqlite3_finalize(s);
@@ -2064,10 +2035,10 @@ static int h_describe_health(struct api_req *req)
 	if (s && reg && istate) {
 		sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
 		while (sqlite3_step(s) == SQLITE_ROW && nreg < ELB_MAX_TARGETS) {
-			snprintf(reg[nreg].id, sizeof(reg[nreg].id), "%s", col(s, 0));
+			snprintf(reg[nreg].id, sizeof(reg[nreg].id), "%s", store_col(s, 0));
 			reg[nreg].port = sqlite3_column_int(s, 1);
-			snprintf(reg[nreg].az, sizeof(reg[nreg].az), "%s", col(s, 2));
-			snprintf(istate[nreg], 16, "%s", sqlite3_column_type(s, 3) == SQLITE_NULL ? "" : col(s, 3));
+			snprintf(reg[nreg].az, sizeof(reg[nreg].az), "%s", store_col(s, 2));
+			snprintf(istate[nreg], 16, "%s", sqlite3_column_type(s, 3) == SQLITE_NULL ? "" : store_col(s, 3));
 			nreg++;
 		}
 	}

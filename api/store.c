@@ -323,3 +323,15 @@ int store_exists(struct store *st, const char *sql, const char *a, const char *b
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
+
+const char *store_col(sqlite3_stmt *s, int i)
+{
+	const char *p = (const char *)sqlite3_column_text(s, i);
+
+	return p ? p : "";
+}
+
+void store_col_copy(char *dst, size_t n, sqlite3_stmt *s, int i)
+{
+	snprintf(dst, n, "%s", store_col(s, i));
+}

@@ -44,6 +44,10 @@ int store_meta_set(struct store *st, const char *key, const char *value);
 
 /* Prepares sql (logged on failure); NULL on error. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
+/* Column i of the current row as text: "" for NULL (never NULL). */
+const char *store_col(sqlite3_stmt *s, int i);
+/* The same, copied (truncated) into dst[n]. */
+void store_col_copy(char *dst, size_t n, sqlite3_stmt *s, int i);
 
 /* Inside a transaction: runs one statement (INSERT/UPDATE/DELETE) with up to
  * three text binds ?1..?3; a NULL bind is left unbound, i.e. SQL NULL.  The
